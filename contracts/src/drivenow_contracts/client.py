@@ -1,0 +1,161 @@
+"""The typed client booking (and anyone else) uses to talk to inventory: DTOs in, typed exceptions out."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+from uuid import UUID
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .dto import Car, CarPage, CarStatus, Reservation
+from .errors import EXCEPTIONS_BY_CODE, ContractError, InventoryRejected, InventoryUnavailable
+
+log = logging.getLogger(__name__)
+
+#: Called after every attempt with (operation, seconds, outcome); booking feeds its latency histogram from it.
+Observer = Callable[[str, float, str], None]
+
+
+class InventoryClient:
+    """Talks to inventory's REST API over one pooled `requests.Session`.
+
+    Every call has a (connect, read) timeout and sends the service token and an `X-Request-ID`.
+    Only idempotent calls are retried (all of them are, here: reads, release, and reserve, which is keyed
+    by the caller's reservation id), and only on connection errors, timeouts and 502/503/504.
+    """
+
+    RETRY_STATUSES = frozenset({502, 503, 504})
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        connect_timeout: float = 1.0,
+        read_timeout: float = 3.0,
+        retries: int = 2,
+        backoff: float = 0.05,
+        pool_size: int = 16,
+        request_id: Callable[[], str | None] | None = None,
+        observer: Observer | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self._request_id = request_id
+        self._observer = observer
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "drivenow-contracts/0.1"})
+        if token:
+            self.session.headers["Authorization"] = f"Token {token}"
+
+    # -- cars -----------------------------------------------------------------------------------------
+    def get_car(self, car_id: UUID | str) -> Car:
+        return Car.from_json(self._call("get_car", "GET", f"/api/v1/cars/{car_id}/"))
+
+    def list_cars(
+        self,
+        *,
+        status: CarStatus | str | None = None,
+        model: str | None = None,
+        year: int | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        ordering: str | None = None,
+    ) -> CarPage:
+        params = {
+            "status": str(status) if status is not None else None,
+            "model": model,
+            "year": year,
+            "limit": limit,
+            "offset": offset,
+            "ordering": ordering,
+        }
+        data = self._call("list_cars", "GET", "/api/v1/cars/", params={k: v for k, v in params.items() if v is not None})
+        return CarPage(
+            count=int(data["count"]),
+            results=[Car.from_json(item) for item in data["results"]],
+            next=data.get("next"),
+            previous=data.get("previous"),
+        )
+
+    # -- reservations ---------------------------------------------------------------------------------
+    def reserve(self, *, reservation_id: UUID | str, car_id: UUID | str) -> Reservation:
+        """Hold the car under this reservation id. Replaying the same id for the same car returns the hold.
+
+        Raises CarUnavailable, CarNotFound, ReservationConflict or InventoryUnavailable (outcome unknown).
+        """
+        body = {"id": str(reservation_id), "car_id": str(car_id)}
+        return Reservation.from_json(self._call("reserve", "POST", "/api/v1/reservations/", json=body))
+
+    def get_reservation(self, reservation_id: UUID | str) -> Reservation:
+        return Reservation.from_json(self._call("get_reservation", "GET", f"/api/v1/reservations/{reservation_id}/"))
+
+    def release(self, reservation_id: UUID | str) -> Reservation:
+        """Release the hold; releasing an already released reservation succeeds."""
+        path = f"/api/v1/reservations/{reservation_id}/release/"
+        return Reservation.from_json(self._call("release", "POST", path, json={}))
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- transport ------------------------------------------------------------------------------------
+    def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        request_id = (self._request_id() if self._request_id else None) or uuid.uuid4().hex
+        headers = {"X-Request-ID": request_id}
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._observe(operation, started, "unreachable")
+                if attempt < self.retries:
+                    attempt = self._sleep_before_retry(attempt)
+                    continue
+                raise InventoryUnavailable(f"inventory unreachable: {type(exc).__name__}") from exc
+            if response.status_code in self.RETRY_STATUSES and attempt < self.retries:
+                self._observe(operation, started, str(response.status_code))
+                attempt = self._sleep_before_retry(attempt)
+                continue
+            self._observe(operation, started, str(response.status_code))
+            return self._decode(response)
+
+    def _sleep_before_retry(self, attempt: int) -> int:
+        time.sleep(self.backoff * (2**attempt))
+        return attempt + 1
+
+    def _observe(self, operation: str, started: float, outcome: str) -> None:
+        if self._observer is not None:
+            self._observer(operation, time.perf_counter() - started, outcome)
+
+    @staticmethod
+    def _decode(response: requests.Response) -> dict[str, Any]:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        body: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
+        status = response.status_code
+        if status < 400:
+            if payload is None or not isinstance(payload, dict):
+                raise InventoryUnavailable(f"inventory answered {status} without a JSON object", status=status)
+            return payload
+        code = str(body.get("code", ""))
+        detail = str(body.get("detail", "")) or response.reason or ""
+        if status >= 500:
+            raise InventoryUnavailable(f"inventory answered {status}: {detail}", status=status)
+        exc_type: type[ContractError] | None = EXCEPTIONS_BY_CODE.get(code)
+        if exc_type is not None:
+            raise exc_type(detail, status=status)
+        raise InventoryRejected(detail, status=status, code=code)

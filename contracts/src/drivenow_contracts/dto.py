@@ -1,0 +1,76 @@
+"""Typed data transfer objects for what inventory answers: cars and reservations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+
+class CarStatus(StrEnum):
+    AVAILABLE = "available"
+    RENTED = "rented"
+    MAINTENANCE = "maintenance"
+    RETIRED = "retired"
+
+
+class ReservationState(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Car:
+    id: UUID
+    model: str
+    year: int
+    plate: str | None
+    status: CarStatus
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Car:
+        return cls(
+            id=UUID(str(data["id"])),
+            model=str(data["model"]),
+            year=int(data["year"]),
+            plate=data.get("plate"),
+            status=CarStatus(data["status"]),
+            created_at=_parse_dt(data.get("created_at")),
+            updated_at=_parse_dt(data.get("updated_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    id: UUID
+    car_id: UUID
+    state: ReservationState
+    started_at: datetime
+    released_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reservation:
+        started = _parse_dt(data["started_at"])
+        assert started is not None
+        return cls(
+            id=UUID(str(data["id"])),
+            car_id=UUID(str(data["car_id"])),
+            state=ReservationState(data["state"]),
+            started_at=started,
+            released_at=_parse_dt(data.get("released_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CarPage:
+    count: int
+    results: list[Car]
+    next: str | None = None
+    previous: str | None = None

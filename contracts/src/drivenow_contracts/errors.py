@@ -1,0 +1,90 @@
+"""Stable error codes shared by every DriveNow service and the typed exceptions the client raises."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The `code` member of every problem+json body. Values never change meaning once released."""
+
+    # generic
+    INVALID = "invalid"
+    PARSE_ERROR = "parse_error"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    THROTTLED = "throttled"
+    REQUEST_TOO_LARGE = "request_too_large"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    INTERNAL_ERROR = "internal_error"
+    # inventory
+    CAR_NOT_FOUND = "car_not_found"
+    CAR_EXISTS = "car_exists"
+    CAR_UNAVAILABLE = "car_unavailable"
+    CAR_HAS_HISTORY = "car_has_history"
+    INVALID_STATUS_TRANSITION = "invalid_status_transition"
+    RESERVATION_NOT_FOUND = "reservation_not_found"
+    RESERVATION_CONFLICT = "reservation_conflict"
+    # booking
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    CUSTOMER_EXISTS = "customer_exists"
+    CUSTOMER_INACTIVE = "customer_inactive"
+    RENTAL_NOT_FOUND = "rental_not_found"
+    INVENTORY_UNAVAILABLE = "inventory_unavailable"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
+
+
+class ContractError(Exception):
+    """Base of every error the contract client raises."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(detail or self.code.value)
+        self.detail = detail
+        self.status = status
+
+
+class CarNotFound(ContractError):
+    code = ErrorCode.CAR_NOT_FOUND
+
+
+class CarUnavailable(ContractError):
+    code = ErrorCode.CAR_UNAVAILABLE
+
+
+class ReservationNotFound(ContractError):
+    code = ErrorCode.RESERVATION_NOT_FOUND
+
+
+class ReservationConflict(ContractError):
+    """The reservation id is already used for another car."""
+
+    code = ErrorCode.RESERVATION_CONFLICT
+
+
+class InventoryUnavailable(ContractError):
+    """Inventory could not be reached, timed out or answered 5xx: the outcome of the call is unknown."""
+
+    code = ErrorCode.INVENTORY_UNAVAILABLE
+
+
+class InventoryRejected(ContractError):
+    """Inventory refused the request for a reason the client has no dedicated type for (4xx)."""
+
+    def __init__(self, detail: str = "", *, status: int | None = None, code: str = "") -> None:
+        super().__init__(detail, status=status)
+        self.raw_code = code
+
+
+EXCEPTIONS_BY_CODE: dict[str, type[ContractError]] = {
+    ErrorCode.CAR_NOT_FOUND: CarNotFound,
+    ErrorCode.CAR_UNAVAILABLE: CarUnavailable,
+    ErrorCode.RESERVATION_NOT_FOUND: ReservationNotFound,
+    ErrorCode.RESERVATION_CONFLICT: ReservationConflict,
+}

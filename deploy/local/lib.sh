@@ -1,0 +1,94 @@
+# Shared by the local runner and the test command: the venv and private PostgreSQL clusters.
+# shellcheck shell=bash
+set -euo pipefail
+
+DN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DN_VENV="${DN_VENV:-$DN_ROOT/.venv}"
+DN_PY="$DN_VENV/bin/python"
+
+dn_log() { printf '\033[1m[drivenow]\033[0m %s\n' "$*" >&2; }
+dn_die() { printf '[drivenow] error: %s\n' "$*" >&2; exit 1; }
+
+# Create the venv and install the pinned requirements once; reinstall only when they change.
+dn_venv() {
+  local stamp="$DN_VENV/.drivenow-requirements"
+  local want
+  want="$(cat "$DN_ROOT"/requirements/*.txt "$DN_ROOT/contracts/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ ! -x "$DN_PY" ]; then
+    dn_log "creating the virtualenv in $DN_VENV"
+    python3 -m venv "$DN_VENV" || dn_die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    dn_log "installing pinned requirements (first run takes a minute)"
+    "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" \
+      || dn_die "pip install failed"
+    "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts" || dn_die "installing contracts failed"
+    echo "$want" >"$stamp"
+  fi
+}
+
+# The PostgreSQL binaries: pg_config's bindir, else the newest /usr/lib/postgresql/*/bin.
+dn_pg_bindir() {
+  local dir
+  if command -v pg_config >/dev/null 2>&1; then
+    dir="$(pg_config --bindir)"
+    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+  fi
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+  dn_die "no PostgreSQL server binaries found (install postgresql, or put pg_config on PATH)"
+}
+
+# initdb refuses to run as root: then the cluster runs as the `postgres` system user (or `drivenow`, made here).
+dn_pg_user() {
+  if [ "$(id -u)" != 0 ]; then id -un; return; fi
+  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+  id drivenow >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin drivenow
+  echo drivenow
+}
+
+dn_as_pg() {
+  local user; user="$(dn_pg_user)"
+  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+dn_free_port() {
+  "${DN_PY:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
+    || python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# dn_pg_start DIR PORT: initialise (once) and start a cluster in DIR listening on 127.0.0.1:PORT.
+dn_pg_start() {
+  local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then
+    chown "$(dn_pg_user)" "$dir"
+    # the cluster user must be able to reach its directory
+    local p="$dir"; while [ "$p" != / ]; do p="$(dirname "$p")"; chmod o+x "$p" 2>/dev/null || true; done
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    dn_as_pg "$bin/initdb" -D "$dir/data" -U drivenow --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; dn_die "initdb failed"; }
+  fi
+  if dn_as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    dn_log "PostgreSQL already running in $dir"
+    return
+  fi
+  dn_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=${DN_PG_FSYNC:-on}" >/dev/null \
+    || { tail -n 20 "$dir/postgres.log" >&2; dn_die "PostgreSQL did not start (port $port busy?)"; }
+}
+
+dn_pg_stop() {
+  local dir="$1" bin; bin="$(dn_pg_bindir)"
+  [ -f "$dir/data/PG_VERSION" ] || return 0
+  dn_as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# dn_pg_createdb PORT NAME: create the database when it does not exist yet.
+dn_pg_createdb() {
+  local port="$1" name="$2" bin; bin="$(dn_pg_bindir)"
+  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U drivenow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$name'" | grep -q 1; then
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U drivenow "$name"
+  fi
+}

@@ -1,0 +1,141 @@
+"""HTTP endpoints of the fleet: thin — parse, call a service or selector, render."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.errors import problem_docs
+
+from . import selectors, services
+from .filters import CarFilter
+from .models import Car, Reservation
+from .permissions import CanManageReservations, IsStaffOrReadOnly
+from .serializers import CarCreateInput, CarOutput, CarUpdateInput, ReservationCreateInput, ReservationOutput
+
+NOT_FOUND = problem_docs("`car_not_found`")
+INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List cars", responses={200: CarOutput(many=True), 400: INVALID}),
+    retrieve=extend_schema(summary="Get a car", responses={200: CarOutput, 404: NOT_FOUND}),
+    create=extend_schema(
+        summary="Add a car (staff)",
+        request=CarCreateInput,
+        responses={201: CarOutput, 400: INVALID, 409: problem_docs("`car_exists` (same id or plate)")},
+    ),
+    partial_update=extend_schema(
+        summary="Change a car (staff)",
+        request=CarUpdateInput,
+        responses={
+            200: CarOutput,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: problem_docs("`invalid_status_transition` or `car_exists` (plate taken)"),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete a car that was never reserved (staff)",
+        responses={204: None, 404: NOT_FOUND, 409: problem_docs("`car_has_history`: retire it instead")},
+    ),
+)
+class CarViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The fleet. Anyone may read it; staff change it. `rented` is set only by reservations."""
+
+    serializer_class = CarOutput
+    permission_classes = [IsStaffOrReadOnly]
+    filterset_class = CarFilter
+    ordering_fields = ["model", "year", "status", "created_at", "updated_at"]
+    ordering = ["created_at", "id"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.car_list()
+
+    def get_object(self) -> Car:
+        return selectors.car_get(car_id=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        data = CarCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        car = services.car_create(**data.validated_data)
+        return Response(CarOutput(car).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        car_id = selectors.car_get(car_id=pk).id
+        data = CarUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        car = services.car_update(car_id=car_id, **data.validated_data)
+        return Response(CarOutput(car).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.car_delete(car_id=_uuid_or_not_found(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _uuid_or_not_found(value: str) -> UUID:
+    from .errors import CarNotFound
+
+    try:
+        return UUID(value)
+    except ValueError:
+        raise CarNotFound() from None
+
+
+RES_NOT_FOUND = problem_docs("`reservation_not_found`")
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Hold a car (booking service)",
+        request=ReservationCreateInput,
+        responses={
+            201: ReservationOutput,
+            200: ReservationOutput,
+            400: INVALID,
+            409: problem_docs("`car_unavailable`, or `reservation_conflict` (this id holds another car)"),
+            422: problem_docs("`car_not_found`"),
+        },
+        description="Idempotent by `id`: replaying an id that already holds this car answers 200 with it.",
+    ),
+    retrieve=extend_schema(summary="Get a reservation", responses={200: ReservationOutput, 404: RES_NOT_FOUND}),
+)
+class ReservationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Holds on cars. Only the booking service's account may use them."""
+
+    queryset = Reservation.objects.all()  # for the schema's path parameter type; reads go through selectors
+    serializer_class = ReservationOutput
+    permission_classes = [CanManageReservations]
+    pagination_class = None
+    filter_backends: list = []  # type: ignore[type-arg]
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        return selectors.reservation_get(reservation_id=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        data = ReservationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        reservation, created = services.reservation_create(
+            reservation_id=data.validated_data["id"], car_id=data.validated_data["car_id"]
+        )
+        return Response(ReservationOutput(reservation).data, status=201 if created else 200)
+
+    @extend_schema(
+        summary="Release a hold (idempotent)",
+        request=None,
+        responses={200: ReservationOutput, 404: RES_NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        reservation_id = selectors.reservation_get(reservation_id=pk).id
+        reservation = services.reservation_release(reservation_id=reservation_id)
+        return Response(ReservationOutput(reservation).data)

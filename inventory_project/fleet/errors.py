@@ -1,0 +1,40 @@
+"""The inventory domain's errors, each with its stable code and HTTP status."""
+from drivenow_contracts import ErrorCode
+
+from config.errors import DomainError
+
+
+class CarNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.CAR_NOT_FOUND, 404, "No car with this id."
+
+
+class ReservedCarNotFound(CarNotFound):
+    """The car named in a reservation request does not exist: the request is unprocessable, not the URL unknown."""
+
+    http_status = 422
+
+
+class CarExists(DomainError):
+    code, http_status, default_detail = ErrorCode.CAR_EXISTS, 409, "A car with this id or plate already exists."
+
+
+class CarUnavailable(DomainError):
+    code, http_status, default_detail = ErrorCode.CAR_UNAVAILABLE, 409, "The car is not available."
+
+
+class CarHasHistory(DomainError):
+    code, http_status = ErrorCode.CAR_HAS_HISTORY, 409
+    default_detail = "The car has reservations and cannot be deleted; retire it instead."
+
+
+class InvalidStatusTransition(DomainError):
+    code, http_status, default_detail = ErrorCode.INVALID_STATUS_TRANSITION, 409, "This status change is not allowed."
+
+
+class ReservationNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.RESERVATION_NOT_FOUND, 404, "No reservation with this id."
+
+
+class ReservationConflict(DomainError):
+    code, http_status = ErrorCode.RESERVATION_CONFLICT, 409
+    default_detail = "This reservation id already holds another car."

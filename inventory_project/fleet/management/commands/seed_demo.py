@@ -1,0 +1,39 @@
+"""Demo data for `deploy/local/run.sh`: a staff user with a token and a small fleet. Safe to run twice."""
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from fleet.models import Car, CarStatus
+
+DEMO_CARS = [
+    ("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a00", "Tesla Model Y", 2024, "DN-100", CarStatus.AVAILABLE),
+    ("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a01", "Toyota Corolla", 2022, "DN-101", CarStatus.AVAILABLE),
+    ("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a02", "Volkswagen Golf", 2021, "DN-102", CarStatus.AVAILABLE),
+    ("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a03", "Renault Zoe", 2023, "DN-103", CarStatus.AVAILABLE),
+    ("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a04", "Ford Transit", 2020, "DN-104", CarStatus.MAINTENANCE),
+    ("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a05", "Fiat 500", 2019, "DN-105", CarStatus.AVAILABLE),
+]
+
+
+class Command(BaseCommand):
+    help = "Create a demo staff user (with an API token) and a few demo cars; prints the token."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="staff")
+        parser.add_argument("--password", default="drivenow-staff")
+        parser.add_argument("--token", default="")
+
+    @transaction.atomic
+    def handle(self, *args: object, username: str, password: str, token: str, **options: object) -> None:
+        user, created = get_user_model().objects.get_or_create(username=username)
+        if created:
+            user.set_password(password)
+        user.is_staff = user.is_superuser = True
+        user.save()
+        if token:
+            Token.objects.filter(user=user).exclude(key=token).delete()
+        Token.objects.get_or_create(user=user, **({"key": token} if token else {}))
+        for car_id, model, year, plate, status in DEMO_CARS:
+            Car.objects.get_or_create(id=car_id, defaults={"model": model, "year": year, "plate": plate and plate.replace("-", ""), "status": status})
+        self.stdout.write(Token.objects.get(user=user).key)

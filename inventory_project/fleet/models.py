@@ -1,0 +1,95 @@
+"""Cars and reservations. The database enforces the invariants: statuses, year range, unique plates, no overlap."""
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.models import Q
+
+YEAR_MIN = 1900
+YEAR_MAX = 2100
+
+
+class CarStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    RENTED = "rented", "Rented"
+    MAINTENANCE = "maintenance", "In maintenance"
+    RETIRED = "retired", "Retired"
+
+
+class ReservationState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RELEASED = "released", "Released"
+
+
+class Car(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    model = models.CharField(max_length=100)
+    year = models.PositiveSmallIntegerField()
+    # Stored normalised (upper case, no spaces or dashes), so "ab-12 cd" and "AB12CD" are one plate.
+    plate = models.CharField(max_length=16, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=CarStatus.choices, default=CarStatus.AVAILABLE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["status", "created_at", "id"], name="car_status_created_idx"),
+            models.Index(fields=["year"], name="car_year_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=CarStatus.values), name="car_status_valid", violation_error_code="invalid"
+            ),
+            models.CheckConstraint(
+                condition=Q(year__gte=YEAR_MIN, year__lte=YEAR_MAX), name="car_year_range", violation_error_code="invalid"
+            ),
+            models.CheckConstraint(condition=~Q(plate=""), name="car_plate_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.year}){' ' + self.plate if self.plate else ''}"
+
+
+class Reservation(models.Model):
+    """A hold on a car. Its id is chosen by the caller (booking's rental id), which makes every call idempotent."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    car = models.ForeignKey(Car, on_delete=models.PROTECT, related_name="reservations")
+    # [started, released) — the upper bound stays open while the hold lasts.
+    period = DateTimeRangeField()
+    state = models.CharField(max_length=16, choices=ReservationState.choices, default=ReservationState.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("manage_reservations", "Can take and release cars through the reservation API")]
+        constraints = [
+            ExclusionConstraint(
+                name="reservation_no_overlap",
+                expressions=[("car", RangeOperators.EQUAL), ("period", RangeOperators.OVERLAPS)],
+                condition=~Q(state=ReservationState.RELEASED),
+                violation_error_code="car_unavailable",
+            ),
+            models.CheckConstraint(condition=Q(state__in=ReservationState.values), name="reservation_state_valid"),
+            # An active hold is open-ended; a released one has its end.
+            models.CheckConstraint(
+                condition=Q(state=ReservationState.ACTIVE, period__endswith__isnull=True)
+                | Q(state=ReservationState.RELEASED, period__endswith__isnull=False),
+                name="reservation_period_matches_state",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reservation {self.id} ({self.state})"
+
+    @property
+    def started_at(self):  # type: ignore[no-untyped-def]
+        return self.period.lower
+
+    @property
+    def released_at(self):  # type: ignore[no-untyped-def]
+        return self.period.upper
