@@ -13,7 +13,7 @@ dn_die() { printf '[drivenow] error: %s\n' "$*" >&2; exit 1; }
 dn_venv() {
   local stamp="$DN_VENV/.drivenow-requirements"
   local want
-  want="$(cat "$DN_ROOT"/requirements/*.txt "$DN_ROOT/contracts/pyproject.toml" | sha256sum | cut -c1-16)"
+  want="$(cat "$DN_ROOT"/requirements/*.txt "$DN_ROOT"/*/pyproject.toml | sha256sum | cut -c1-16)"
   if [ ! -x "$DN_PY" ]; then
     dn_log "creating the virtualenv in $DN_VENV"
     python3 -m venv "$DN_VENV" || dn_die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
@@ -22,7 +22,8 @@ dn_venv() {
     dn_log "installing pinned requirements (first run takes a minute)"
     "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" \
       || dn_die "pip install failed"
-    "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts" || dn_die "installing contracts failed"
+    "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts" -e "$DN_ROOT/servicekit" \
+      || dn_die "installing the local packages failed"
     echo "$want" >"$stamp"
   fi
 }

@@ -1,36 +1,7 @@
-"""Gunicorn for the inventory service. Every knob can be set from the environment (GUNICORN_*)."""
+"""Gunicorn for the inventory service: the shared DriveNow defaults, on port 3131."""
 import os
-import shutil
-import tempfile
+
+from drivenow_servicekit.gunicorn_hooks import *  # noqa: F403
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:3131")
-# 2 cores here: a few processes with threads keeps the CPU busy while requests wait on PostgreSQL.
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = 20
-keepalive = 5
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
-max_requests_jitter = 100
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
-errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
-proc_name = os.environ.get("GUNICORN_PROC_NAME", "inventory")
-
-# Metrics of all workers are merged through files in this directory (prometheus_client multiprocess mode).
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"{proc_name}-metrics-")
-
-
-def on_starting(server):  # type: ignore[no-untyped-def]
-    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path, exist_ok=True)
-
-
-def child_exit(server, worker):  # type: ignore[no-untyped-def]
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+proc_name = "inventory"

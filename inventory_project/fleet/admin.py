@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.errors import DomainError
+from drivenow_servicekit.errors import DomainError
 
 from . import services
 from .models import Car, CarStatus, Reservation

@@ -7,6 +7,6 @@ class FleetConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import metrics
+        from drivenow_servicekit.metrics import register_business_collectors
 
-        metrics.register_collectors()
+        register_business_collectors()

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 from django.db import connection
 from django.db.models import Count
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.registry import Collector
 
 RESERVATIONS = Counter(
     "inventory_reservations_total", "Reservation requests by outcome.", ["outcome"]
@@ -46,11 +46,4 @@ class CarsByStatusCollector(Collector):
         yield gauge
 
 
-_collector = CarsByStatusCollector()
-
-
-def register_collectors(registry: CollectorRegistry = REGISTRY) -> None:
-    try:
-        registry.register(_collector)
-    except ValueError:  # already registered (e.g. ready() ran twice)
-        pass
+cars_by_status = CarsByStatusCollector()

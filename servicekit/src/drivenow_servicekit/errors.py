@@ -22,7 +22,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 class DomainError(Exception):
-    """Base of the inventory domain's errors: services raise them, the handler renders them."""
+    """Base of a service's domain errors: services raise them, the handler renders them."""
 
     code: ErrorCode = ErrorCode.INVALID
     http_status: int = 400

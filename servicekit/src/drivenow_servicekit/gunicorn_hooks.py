@@ -1,0 +1,37 @@
+"""Gunicorn defaults and hooks for every DriveNow service; a service's gunicorn.conf.py star-imports this.
+
+Every knob can be set from the environment (GUNICORN_*). Metrics of all workers are merged through files in
+PROMETHEUS_MULTIPROC_DIR (prometheus_client multiprocess mode), made here when not given.
+"""
+import os
+import shutil
+import tempfile
+
+# 2 cores here: a few processes with threads keeps the CPU busy while requests wait on PostgreSQL.
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = 100
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="drivenow-metrics-")
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,28 @@
+"""Production overrides for every DriveNow service: no default secret, DEBUG off, secure cookies and headers,
+JSON logs. A service's `production.py` star-imports its base, then this."""
+from django.core.exceptions import ImproperlyConfigured
+
+from .base_settings import LOGGING
+from .settings import env, env_bool, env_int
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", "") or ""
+if len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (50+ random characters) in production.")
+
+DEBUG = False
+# TLS ends at the gateway / ingress, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+# Probes and Prometheus talk plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", True)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", True)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING["handlers"]["console"]["formatter"] = env("DJANGO_LOG_FORMAT", "json")

@@ -1,0 +1,17 @@
+"""Test overrides for every DriveNow service: a known key, fast hashing, no pool (pytest-django makes its DB)."""
+from typing import Any
+
+from .settings import env
+
+
+def apply(namespace: dict[str, Any]) -> None:
+    """Called from a service's `test.py` with `globals()` after it star-imported its base."""
+    namespace["SECRET_KEY"] = env("DJANGO_SECRET_KEY", "test-insecure-key-0123456789abcdef0123456789abcdef")
+    namespace["DEBUG"] = False
+    namespace["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    for database in namespace["DATABASES"].values():
+        database["OPTIONS"].pop("pool", None)
+    namespace["STORAGES"] = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
