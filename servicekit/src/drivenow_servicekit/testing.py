@@ -1,0 +1,173 @@
+"""Real processes for end-to-end tests: a fresh database on the test cluster, migrated, served by gunicorn.
+
+Used by every suite that needs a live service (the contracts client's tests, booking's end-to-end tests):
+
+    with live_service("inventory", db_name="e2e_inventory") as inventory:
+        token = inventory.manage("create_service_account").strip()
+        requests.get(inventory.url + "/api/v1/cars/")
+
+The cluster comes from the test command (DN_TEST_PG_PORT, user `drivenow`, trust auth on 127.0.0.1).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PROJECTS = {"inventory": ("inventory_project", "INVENTORY"), "booking": ("booking_project", "BOOKING")}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pg_port() -> str:
+    port = os.environ.get("DN_TEST_PG_PORT")
+    if not port:
+        raise RuntimeError("DN_TEST_PG_PORT is not set: run the suites through deploy/local/test.sh")
+    return port
+
+
+def recreate_database(name: str) -> None:
+    """Drop (if there) and create database `name` on the test cluster."""
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=pg_port(), user="drivenow", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@dataclass
+class LiveService:
+    name: str
+    db_name: str
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    extra: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def project_dir(self) -> Path:
+        return REPO_ROOT / PROJECTS[self.name][0]
+
+    def manage(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run `manage.py <args>` against this service's database; returns stdout."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=self.project_dir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def spawn(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a long-running `manage.py <args>` (e.g. the outbox relay); stopped with the service."""
+        assert self.log_path is not None
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=self.project_dir,
+            env={**self.env, **(env or {})},
+            stdout=open(self.log_path.with_suffix(f".{args[0]}.log"), "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.extra.append(proc)
+        return proc
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start (or restart) gunicorn on the same port and wait until /health/live answers."""
+        assert self.log_path is not None
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
+             "config.wsgi"],
+            cwd=self.project_dir,
+            env=self.env,
+            stdout=open(self.log_path, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{self.url}/health/live", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not come up on {self.url}; see {self.log_path}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop gunicorn (SIGKILL for a crash) and wait for it."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def stop_all(self) -> None:
+        self.stop()
+        for proc in self.extra:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@contextmanager
+def live_service(
+    name: str, *, db_name: str, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+) -> Iterator[LiveService]:
+    """A fresh database `db_name`, migrated, and the service under gunicorn on a free port (local settings)."""
+    project, prefix = PROJECTS[name]
+    recreate_database(db_name)
+    port = free_port()
+    service_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        f"{prefix}_DB_HOST": "127.0.0.1",
+        f"{prefix}_DB_PORT": pg_port(),
+        f"{prefix}_DB_USER": "drivenow",
+        f"{prefix}_DB_NAME": db_name,
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_ACCESSLOG": "",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+        **(env or {}),
+    }
+    log_dir = log_dir or Path(os.environ.get("DN_TEST_LOG_DIR", "/tmp"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    service = LiveService(name, db_name, port, service_env, log_path=log_dir / f"{db_name}-{port}.log")
+    service.manage("migrate", "--noinput")
+    try:
+        service.start()
+        yield service
+    finally:
+        service.stop_all()
