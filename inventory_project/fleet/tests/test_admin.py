@@ -1,0 +1,102 @@
+"""Fleet staff in the Django admin: log in, filter, search, and move cars with the bulk actions."""
+import uuid
+
+import pytest
+from django.test import Client
+
+from fleet import services
+from fleet.models import Car, CarStatus
+from fleet.tests.factories import CarFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(staff_user) -> Client:
+    staff_user.is_superuser = True
+    staff_user.save()
+    client = Client()
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "fleet-staff", "password": "pw-fleet-staff-1"}, follow=True
+    )
+    assert response.status_code == 200 and response.context["user"].is_authenticated
+    return client
+
+
+def test_staff_logs_in_and_sends_cars_to_maintenance_in_bulk(browser):
+    cars = [CarFactory(), CarFactory()]
+    untouched = CarFactory()
+    response = browser.post(
+        "/admin/fleet/car/",
+        {"action": "send_to_maintenance", "_selected_action": [str(c.id) for c in cars]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "2 car(s) now maintenance" in response.content.decode()
+    assert set(Car.objects.filter(status=CarStatus.MAINTENANCE).values_list("id", flat=True)) == {c.id for c in cars}
+    untouched.refresh_from_db()
+    assert untouched.status == CarStatus.AVAILABLE
+
+
+def test_bulk_action_refuses_what_the_service_refuses(browser):
+    rented, retired = CarFactory(), CarFactory(status=CarStatus.RETIRED)
+    services.reservation_create(reservation_id=uuid.uuid4(), car_id=rented.id)
+    response = browser.post(
+        "/admin/fleet/car/", {"action": "make_available", "_selected_action": [str(rented.id), str(retired.id)]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "cannot go from" in page
+    assert Car.objects.get(id=rented.id).status == CarStatus.RENTED
+    assert Car.objects.get(id=retired.id).status == CarStatus.RETIRED
+
+
+def test_changelist_filters_and_search(browser):
+    CarFactory(model="Tesla Model 3", plate="TESLA1")
+    CarFactory(model="Fiat 500", status=CarStatus.MAINTENANCE, year=2011)
+
+    def listed(query: str) -> list[str]:
+        return [car.model for car in browser.get(f"/admin/fleet/car/?{query}").context["cl"].result_list]
+
+    assert listed("status__exact=maintenance") == ["Fiat 500"]
+    assert listed("year=2011") == ["Fiat 500"]
+    assert listed("model=Tesla+Model+3") == ["Tesla Model 3"]
+    assert listed("q=tesla1") == ["Tesla Model 3"]
+    assert listed("q=fiat") == ["Fiat 500"]
+
+
+def test_change_form_shows_reservation_history_and_keeps_rented_read_only(browser):
+    car = CarFactory()
+    reservation, _ = services.reservation_create(reservation_id=uuid.uuid4(), car_id=car.id)
+    page = browser.get(f"/admin/fleet/car/{car.id}/change/").content.decode()
+    assert "Reservation history" in page and str(reservation.id) in page
+    assert 'name="status"' not in page  # rented: shown, not editable
+
+
+def test_change_form_refuses_a_forbidden_transition(browser):
+    car = CarFactory(status=CarStatus.RETIRED)
+    response = browser.post(
+        f"/admin/fleet/car/{car.id}/change/",
+        {"model": car.model, "year": car.year, "plate": car.plate, "status": "available",
+         "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 200 and "cannot go from" in response.content.decode()
+    car.refresh_from_db()
+    assert car.status == CarStatus.RETIRED
+
+
+def test_admin_adds_a_car_through_the_service(browser):
+    response = browser.post(
+        "/admin/fleet/car/add/",
+        {"model": "Kia Niro", "year": 2023, "plate": "ki-99", "status": "available",
+         "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Car.objects.get(model="Kia Niro").plate == "KI99"
+
+
+def test_service_account_cannot_use_the_admin(service_user):
+    client = Client()
+    client.force_login(service_user)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -1,0 +1,91 @@
+"""What operators rely on: health probes, metrics, docs and schema, production settings, management commands."""
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from fleet import services
+from fleet.tests.factories import CarFactory
+
+PROJECT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def test_health_probes(client):
+    assert client.get("/health/live").json() == {"status": "ok"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+
+
+def test_metrics_show_requests_cars_by_status_and_reservation_outcomes(client):
+    car = CarFactory()
+    CarFactory(status="maintenance")
+    services.reservation_create(reservation_id=uuid.uuid4(), car_id=car.id)
+    text = client.get("/metrics").content.decode()
+    assert 'inventory_cars{status="rented"} 1.0' in text
+    assert 'inventory_cars{status="maintenance"} 1.0' in text
+    assert 'inventory_reservations_total{outcome="created"}' in text
+    assert "django_http_requests_total_by_method_total" in text
+
+
+def test_docs_pages_and_schema_are_served(client):
+    assert client.get("/docs").status_code == 200
+    assert client.get("/redoc").status_code == 200
+    schema = client.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    assert "/api/v1/reservations/{id}/release/" in schema.json()["paths"]
+
+
+def test_schema_generates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "CarStatusEnum" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_browsable_api_renders_html(client):
+    response = client.get("/api/v1/cars/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and b"<html" in response.content.lower()
+
+
+def test_service_account_command_is_idempotent_and_accepts_a_token():
+    first = _call("create_service_account")
+    assert first == _call("create_service_account")
+    chosen = "a" * 40
+    assert _call("create_service_account", "--token", chosen) == chosen
+    user = Token.objects.get(key=chosen).user
+    assert user.has_perm("fleet.manage_reservations") and not user.is_staff and not user.has_usable_password()
+
+
+def _call(*args: str) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().strip()
+
+
+def _settings_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _settings_process({"DJANGO_SECRET_KEY": ""}, "check")
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_check_deploy_is_clean():
+    result = _settings_process({"DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789"},
+                               "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
