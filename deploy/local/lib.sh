@@ -59,6 +59,8 @@ dn_free_port() {
 }
 
 # dn_pg_start DIR PORT: initialise (once) and start a cluster in DIR listening on 127.0.0.1:PORT.
+# Sets DN_PG_STARTED=1 when this call started it (so a caller stops only what it started).
+DN_PG_STARTED=0
 dn_pg_start() {
   local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
   mkdir -p "$dir"
@@ -78,6 +80,7 @@ dn_pg_start() {
   dn_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
     -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=${DN_PG_FSYNC:-on}" >/dev/null \
     || { tail -n 20 "$dir/postgres.log" >&2; dn_die "PostgreSQL did not start (port $port busy?)"; }
+  DN_PG_STARTED=1
 }
 
 dn_pg_stop() {
