@@ -51,7 +51,7 @@ source "$state/secrets.env"
 export DJANGO_SETTINGS_MODULE=config.settings.local
 export INVENTORY_DB_PORT="$pg_port" BOOKING_DB_PORT="$pg_port"
 export BOOKING_INVENTORY_URL="http://127.0.0.1:$inventory_port" BOOKING_INVENTORY_TOKEN="$DN_SERVICE_TOKEN"
-export PROMETHEUS_MULTIPROC_DIR=
+unset PROMETHEUS_MULTIPROC_DIR  # gunicorn makes a fresh one per service
 
 prepare() {  # prepare DIR: migrate, static files, demo data
   local dir="$1"

@@ -151,7 +151,7 @@ def live_service(
     recreate_database(db_name)
     port = free_port()
     service_env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},  # gunicorn makes its own
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         f"{prefix}_DB_HOST": "127.0.0.1",
         f"{prefix}_DB_PORT": pg_port(),
@@ -159,7 +159,6 @@ def live_service(
         f"{prefix}_DB_NAME": db_name,
         "GUNICORN_WORKERS": "2",
         "GUNICORN_ACCESSLOG": "",
-        "PROMETHEUS_MULTIPROC_DIR": "",
         **(env or {}),
     }
     log_dir = log_dir or Path(os.environ.get("DN_TEST_LOG_DIR", "/tmp"))
