@@ -9,9 +9,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from drivenow_servicekit.errors import problem_docs
+from drivenow_servicekit.errors import DomainError, problem_docs
 
-from . import selectors, services
+from . import errors, selectors, services
 from .filters import CarFilter
 from .models import Car, Reservation
 from .permissions import CanManageReservations, IsStaffOrReadOnly
@@ -71,24 +71,23 @@ class CarViewSet(
         return Response(CarOutput(car).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
-        car_id = selectors.car_get(car_id=pk).id
+        car_id = _uuid_or(pk, errors.CarNotFound)
         data = CarUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         car = services.car_update(car_id=car_id, **data.validated_data)
         return Response(CarOutput(car).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.car_delete(car_id=_uuid_or_not_found(pk))
+        services.car_delete(car_id=_uuid_or(pk, errors.CarNotFound))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _uuid_or_not_found(value: str) -> UUID:
-    from .errors import CarNotFound
-
+def _uuid_or(value: str, not_found: type[DomainError]) -> UUID:
+    """A path id that is no UUID names nothing: the resource's own 404, not a validation error."""
     try:
         return UUID(value)
     except ValueError:
-        raise CarNotFound() from None
+        raise not_found() from None
 
 
 RES_NOT_FOUND = problem_docs("`reservation_not_found`")
@@ -136,6 +135,5 @@ class ReservationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
-        reservation_id = selectors.reservation_get(reservation_id=pk).id
-        reservation = services.reservation_release(reservation_id=reservation_id)
+        reservation = services.reservation_release(reservation_id=_uuid_or(pk, errors.ReservationNotFound))
         return Response(ReservationOutput(reservation).data)

@@ -70,9 +70,9 @@ class CarUpdateInput(CarCreateInput):
     status = serializers.ChoiceField(choices=CarStatus.choices, required=False)
 
     def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown & {"id", "created_at", "updated_at"}:
-            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
+        fixed = {"id", "created_at", "updated_at"} & set(self.initial_data)
+        if fixed:  # silently ignoring them would let a client believe it changed them
+            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in sorted(fixed)})
         return attrs
 
 

@@ -213,3 +213,12 @@ def test_request_id_is_kept_or_made(anon):
 def test_oversized_body_is_413(staff):
     big = '{"model": "' + "x" * (2 * 1024 * 1024) + '", "year": 2020}'
     assert_problem(staff.post("/api/v1/cars/", big, content_type="application/json"), 413, "request_too_large")
+
+
+def test_patch_refuses_fixed_fields_and_non_objects(staff, car):
+    body = assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", {"id": str(uuid.uuid4())}, format="json"), 400,
+                          "invalid")
+    assert "id" in body["errors"]
+    assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", [1, 2], format="json"), 400, "invalid")
+    assert_problem(staff.patch(f"/api/v1/cars/{uuid.uuid4()}/", {"year": 2020}, format="json"), 404, "car_not_found")
+    assert Car.objects.filter(id=car.id).exists()
