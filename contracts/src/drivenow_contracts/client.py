@@ -5,7 +5,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import requests
@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 #: Called after every attempt with (operation, seconds, outcome); booking feeds its latency histogram from it.
 Observer = Callable[[str, float, str], None]
+T = TypeVar("T")
+
+# Failures after which nobody knows whether inventory acted: no answer, no complete answer (a body cut off
+# mid-way raises ChunkedEncodingError, which is not a ConnectionError).
+TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class InventoryClient:
@@ -25,7 +30,8 @@ class InventoryClient:
 
     Every call has a (connect, read) timeout and sends the service token and an `X-Request-ID`.
     Only idempotent calls are retried (all of them are, here: reads, release, and reserve, which is keyed
-    by the caller's reservation id), and only on connection errors, timeouts and 502/503/504.
+    by the caller's reservation id), and only on connection errors, timeouts, cut-off answers and 502/503/504.
+    An answer that does not parse as the contract's DTO is InventoryUnavailable too: the outcome is unknown.
     """
 
     RETRY_STATUSES = frozenset({502, 503, 504})
@@ -60,7 +66,7 @@ class InventoryClient:
 
     # -- cars -----------------------------------------------------------------------------------------
     def get_car(self, car_id: UUID | str) -> Car:
-        return Car.from_json(self._call("get_car", "GET", f"/api/v1/cars/{car_id}/"))
+        return self._call("get_car", Car.from_json, "GET", f"/api/v1/cars/{car_id}/")
 
     def list_cars(
         self,
@@ -80,13 +86,8 @@ class InventoryClient:
             "offset": offset,
             "ordering": ordering,
         }
-        data = self._call("list_cars", "GET", "/api/v1/cars/", params={k: v for k, v in params.items() if v is not None})
-        return CarPage(
-            count=int(data["count"]),
-            results=[Car.from_json(item) for item in data["results"]],
-            next=data.get("next"),
-            previous=data.get("previous"),
-        )
+        given = {k: v for k, v in params.items() if v is not None}
+        return self._call("list_cars", CarPage.from_json, "GET", "/api/v1/cars/", params=given)
 
     # -- reservations ---------------------------------------------------------------------------------
     def reserve(self, *, reservation_id: UUID | str, car_id: UUID | str) -> Reservation:
@@ -95,21 +96,24 @@ class InventoryClient:
         Raises CarUnavailable, CarNotFound, ReservationConflict or InventoryUnavailable (outcome unknown).
         """
         body = {"id": str(reservation_id), "car_id": str(car_id)}
-        return Reservation.from_json(self._call("reserve", "POST", "/api/v1/reservations/", json=body))
+        return self._call("reserve", Reservation.from_json, "POST", "/api/v1/reservations/", json=body)
 
     def get_reservation(self, reservation_id: UUID | str) -> Reservation:
-        return Reservation.from_json(self._call("get_reservation", "GET", f"/api/v1/reservations/{reservation_id}/"))
+        path = f"/api/v1/reservations/{reservation_id}/"
+        return self._call("get_reservation", Reservation.from_json, "GET", path)
 
     def release(self, reservation_id: UUID | str) -> Reservation:
         """Release the hold; releasing an already released reservation succeeds."""
         path = f"/api/v1/reservations/{reservation_id}/release/"
-        return Reservation.from_json(self._call("release", "POST", path, json={}))
+        return self._call("release", Reservation.from_json, "POST", path, json={})
 
     def close(self) -> None:
         self.session.close()
 
     # -- transport ------------------------------------------------------------------------------------
-    def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(
+        self, operation: str, parse: Callable[[dict[str, Any]], T], method: str, path: str, **kwargs: Any
+    ) -> T:
         request_id = (self._request_id() if self._request_id else None) or uuid.uuid4().hex
         headers = {"X-Request-ID": request_id}
         url = self.base_url + path
@@ -118,7 +122,7 @@ class InventoryClient:
             started = time.perf_counter()
             try:
                 response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSPORT_ERRORS as exc:
                 self._observe(operation, started, "unreachable")
                 if attempt < self.retries:
                     attempt = self._sleep_before_retry(attempt)
@@ -129,7 +133,14 @@ class InventoryClient:
                 attempt = self._sleep_before_retry(attempt)
                 continue
             self._observe(operation, started, str(response.status_code))
-            return self._decode(response)
+            payload = self._decode(response)
+            try:
+                return parse(payload)
+            except (KeyError, TypeError, ValueError) as exc:
+                # The answer is not the contract's (a misrouted gateway, a drifted server): the outcome is unknown.
+                status = response.status_code
+                detail = f"inventory answered {status} with an unexpected body: {exc!r}"
+                raise InventoryUnavailable(detail, status=status) from exc
 
     def _sleep_before_retry(self, attempt: int) -> int:
         time.sleep(self.backoff * (2**attempt))

@@ -58,7 +58,8 @@ class Reservation:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reservation:
         started = _parse_dt(data["started_at"])
-        assert started is not None
+        if started is None:
+            raise ValueError("a reservation always has started_at")
         return cls(
             id=UUID(str(data["id"])),
             car_id=UUID(str(data["car_id"])),
@@ -74,3 +75,12 @@ class CarPage:
     results: list[Car]
     next: str | None = None
     previous: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CarPage:
+        return cls(
+            count=int(data["count"]),
+            results=[Car.from_json(item) for item in data["results"]],
+            next=data.get("next"),
+            previous=data.get("previous"),
+        )

@@ -69,7 +69,7 @@ class ReservationConflict(ContractError):
 
 
 class InventoryUnavailable(ContractError):
-    """Inventory could not be reached, timed out or answered 5xx: the outcome of the call is unknown."""
+    """Inventory could not be reached, timed out, answered 5xx or off-contract: the outcome of the call is unknown."""
 
     code = ErrorCode.INVENTORY_UNAVAILABLE
 

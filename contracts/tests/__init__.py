@@ -1,0 +1,1 @@
+"""Tests of the drivenow_contracts package."""
