@@ -101,7 +101,9 @@ RES_NOT_FOUND = problem_docs("`reservation_not_found`")
             201: ReservationOutput,
             200: ReservationOutput,
             400: INVALID,
-            409: problem_docs("`car_unavailable`, or `reservation_conflict` (this id holds another car)"),
+            409: problem_docs(
+                "`car_unavailable`, or `reservation_conflict` (this id holds another car, or was already released)"
+            ),
             422: problem_docs("`car_not_found`"),
         },
         description="Idempotent by `id`: replaying an id that already holds this car answers 200 with it.",

@@ -125,6 +125,10 @@ def _replay(existing: Reservation, car_id: UUID) -> Reservation:
     if existing.car_id != car_id:
         metrics.reservation_outcome("conflict")
         raise errors.ReservationConflict()
+    if existing.state == ReservationState.RELEASED:
+        # A replay must never suggest the caller holds a car it gave back: that id is spent.
+        metrics.reservation_outcome("conflict")
+        raise errors.ReservationConflict("This reservation id was released; a new hold needs a new id.")
     metrics.reservation_outcome("replayed")
     return existing
 

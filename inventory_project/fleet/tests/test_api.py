@@ -222,3 +222,15 @@ def test_patch_refuses_fixed_fields_and_non_objects(staff, car):
     assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", [1, 2], format="json"), 400, "invalid")
     assert_problem(staff.patch(f"/api/v1/cars/{uuid.uuid4()}/", {"year": 2020}, format="json"), 404, "car_not_found")
     assert Car.objects.filter(id=car.id).exists()
+
+
+def test_deeply_nested_json_is_a_parse_error_not_a_crash(staff):
+    deep = "[" * 100_000 + "]" * 100_000
+    assert_problem(staff.post("/api/v1/cars/", deep, content_type="application/json"), 400, "parse_error")
+    assert Car.objects.count() == 0
+
+
+def test_wrong_content_type_is_415(staff):
+    response = staff.post("/api/v1/cars/", "model=X", content_type="text/plain")
+    assert_problem(response, 415, "unsupported_media_type")
+    assert Car.objects.count() == 0

@@ -121,6 +121,17 @@ def test_release_is_idempotent_and_unknown_release_is_not_found():
         services.reservation_release(reservation_id=uuid.uuid4())
 
 
+def test_replaying_a_released_id_is_a_conflict_not_a_hold():
+    car = CarFactory()
+    rid = uuid.uuid4()
+    services.reservation_create(reservation_id=rid, car_id=car.id)
+    services.reservation_release(reservation_id=rid)
+    with pytest.raises(errors.ReservationConflict):
+        services.reservation_create(reservation_id=rid, car_id=car.id)
+    car.refresh_from_db()
+    assert car.status == CarStatus.AVAILABLE
+
+
 def test_released_car_can_be_reserved_again():
     car = CarFactory()
     first, _ = services.reservation_create(reservation_id=uuid.uuid4(), car_id=car.id)

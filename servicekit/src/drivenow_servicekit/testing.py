@@ -84,29 +84,31 @@ class LiveService:
     def spawn(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start a long-running `manage.py <args>` (e.g. the outbox relay); stopped with the service."""
         assert self.log_path is not None
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=self.project_dir,
-            env={**self.env, **(env or {})},
-            stdout=open(self.log_path.with_suffix(f".{args[0]}.log"), "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.log_path.with_suffix(f".{args[0]}.log"), "ab") as log:  # the child keeps its own handle
+            proc = subprocess.Popen(
+                [sys.executable, "manage.py", *args],
+                cwd=self.project_dir,
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.extra.append(proc)
         return proc
 
     def start(self, timeout: float = 30.0) -> None:
         """Start (or restart) gunicorn on the same port and wait until /health/live answers."""
         assert self.log_path is not None
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-             "config.wsgi"],
-            cwd=self.project_dir,
-            env=self.env,
-            stdout=open(self.log_path, "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own handle
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--bind",
+                 f"127.0.0.1:{self.port}", "config.wsgi"],
+                cwd=self.project_dir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
