@@ -22,5 +22,4 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-PROMETHEUS_METRIC_NAMESPACE = "inventory"
 DRIVENOW_METRICS_COLLECTORS = ["fleet.metrics.cars_by_status"]
