@@ -11,7 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse
 from drivenow_contracts import ErrorCode
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -187,5 +187,3 @@ class ProblemSerializer(serializers.Serializer):
 def problem_docs(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ProblemSerializer, description=description)
 
-
-__all__ = ["DomainError", "ProblemSerializer", "inline_serializer", "problem", "problem_docs"]
