@@ -11,6 +11,9 @@ def apply(namespace: dict[str, Any]) -> None:
     namespace["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for database in namespace["DATABASES"].values():
         database["OPTIONS"].pop("pool", None)
+    # Serve static files straight from the apps (no collectstatic before tests, no "No directory" warning).
+    namespace["WHITENOISE_AUTOREFRESH"] = True
+    namespace["WHITENOISE_USE_FINDERS"] = True
     namespace["STORAGES"] = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
