@@ -89,3 +89,12 @@ def test_production_check_deploy_is_clean():
                                "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_seed_fleet_adds_a_repeatable_synthetic_fleet():
+    from fleet.models import Car
+
+    assert _call("seed_fleet", "--cars", "300", "--seed", "7") == "300 cars added"
+    assert Car.objects.count() == 300
+    assert Car.objects.filter(status="available").count() > 200
+    assert Car.objects.values("plate").distinct().count() == 300
