@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     CUSTOMER_EXISTS = "customer_exists"
     CUSTOMER_INACTIVE = "customer_inactive"
     RENTAL_NOT_FOUND = "rental_not_found"
+    RENTAL_NOT_ACTIVE = "rental_not_active"
     INVENTORY_UNAVAILABLE = "inventory_unavailable"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"

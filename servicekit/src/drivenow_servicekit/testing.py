@@ -116,7 +116,7 @@ class LiveService:
             try:
                 if requests.get(f"{self.url}/health/live", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or too busy starting up
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not come up on {self.url}; see {self.log_path}")

@@ -1,0 +1,7 @@
+"""Developer machine: an insecure key and the local cluster of `deploy/local/run.sh`."""
+from drivenow_servicekit.settings import env, env_bool
+
+from .base import *  # noqa: F403
+
+DEBUG = env_bool("DJANGO_DEBUG", False)  # DJANGO_DEBUG=true for tracebacks in the browser
+SECRET_KEY = env("DJANGO_SECRET_KEY", "local-insecure-key-only-for-development-0123456789abcdef")

@@ -1,0 +1,128 @@
+import uuid
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from customers.models import Customer
+from customers.tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/customers/"
+PROBLEM = "application/problem+json"
+
+
+def test_anonymous_callers_get_401_problem(anon):
+    answer = anon.get(URL)
+    assert answer.status_code == 401
+    assert answer["Content-Type"] == PROBLEM
+    assert answer.json()["code"] == "not_authenticated"
+
+
+def test_non_staff_users_get_403(plain_user_client):
+    answer = plain_user_client.post(URL, {"name": "A", "email": "a@example.com"}, format="json")
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "permission_denied"
+
+
+def test_create_customer(staff):
+    body = {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0001", "driver_licence": "AB-12"}
+    answer = staff.post(URL, body, format="json")
+    assert answer.status_code == 201, answer.json()
+    data = answer.json()
+    assert set(data) == {
+        "id", "name", "email", "phone", "driver_licence", "status", "created_at", "updated_at", "deactivated_at"
+    }
+    assert data["status"] == "active"
+    assert Customer.objects.get(id=data["id"]).email == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "a@example.com"}, "name"),
+        ({"name": "A"}, "email"),
+        ({"name": "A", "email": "not-an-email"}, "email"),
+        ({"name": "   ", "email": "a@example.com"}, "name"),
+        ({"name": "A\u200b", "email": "a@example.com"}, "name"),
+        ({"name": "A", "email": "a@example.com", "phone": "call me"}, "phone"),
+        ({"name": "A", "email": "a@example.com", "driver_licence": "<script>"}, "driver_licence"),
+        ({"name": "A" * 201, "email": "a@example.com"}, "name"),
+    ],
+)
+def test_invalid_customer_bodies_are_400_with_field_errors(staff, body, field):
+    answer = staff.post(URL, body, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid"
+    assert field in answer.json()["errors"]
+
+
+def test_malformed_json_is_a_400_parse_error(staff):
+    answer = staff.generic("POST", URL, '{"name": ', content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "parse_error"
+
+
+def test_same_email_twice_is_409_customer_exists(staff):
+    CustomerFactory(email="ada@example.com")
+    answer = staff.post(URL, {"name": "Ada", "email": "ADA@example.com"}, format="json")
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "customer_exists"
+
+
+def test_list_is_paginated_and_filters_by_status_and_email(staff):
+    CustomerFactory.create_batch(3)
+    target = CustomerFactory(email="find.me@example.com")
+    answer = staff.get(URL, {"limit": 2})
+    assert answer.status_code == 200
+    assert answer.json()["count"] == 4 and len(answer.json()["results"]) == 2
+    assert [c["id"] for c in staff.get(URL, {"email": "FIND.ME@example.com"}).json()["results"]] == [str(target.id)]
+    assert staff.get(URL, {"status": "deactivated"}).json()["count"] == 0
+    assert staff.get(URL, {"status": "nonsense"}).status_code == 400
+
+
+def test_get_customer_and_404s(staff, customer):
+    assert staff.get(f"{URL}{customer.id}/").json()["email"] == customer.email
+    for missing in (uuid.uuid4(), "not-a-uuid"):
+        answer = staff.get(f"{URL}{missing}/")
+        assert answer.status_code == 404
+        assert answer.json()["code"] == "customer_not_found"
+
+
+def test_patch_customer(staff, customer):
+    answer = staff.patch(f"{URL}{customer.id}/", {"phone": "+1 202 555 0199"}, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["phone"] == "+1 202 555 0199"
+    assert staff.patch(f"{URL}{customer.id}/", {"status": "deactivated"}, format="json").status_code == 400
+
+
+def test_patch_to_a_taken_email_is_409(staff, customer):
+    CustomerFactory(email="taken@example.com")
+    answer = staff.patch(f"{URL}{customer.id}/", {"email": "taken@example.com"}, format="json")
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "customer_exists"
+
+
+def test_deactivate_anonymises_and_repeating_it_is_200(staff, customer):
+    first = staff.post(f"{URL}{customer.id}/deactivate/")
+    assert first.status_code == 200
+    assert first.json()["status"] == "deactivated"
+    assert first.json()["email"] == "" and first.json()["driver_licence"] == ""
+    again = staff.post(f"{URL}{customer.id}/deactivate/")
+    assert again.status_code == 200 and again.json() == first.json()
+    changed = staff.patch(f"{URL}{customer.id}/", {"name": "Back"}, format="json")
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "customer_inactive"
+
+
+def test_deactivate_unknown_customer_is_404(staff):
+    assert staff.post(f"{URL}{uuid.uuid4()}/deactivate/").json()["code"] == "customer_not_found"
+
+
+def test_seed_demo_is_safe_to_run_twice(capsys):
+    call_command("seed_demo", token="demo0token0for0tests0abcdef")
+    call_command("seed_demo", token="demo0token0for0tests0abcdef")
+    assert capsys.readouterr().out.split() == ["demo0token0for0tests0abcdef"] * 2
+    assert Customer.objects.count() == 3
+    assert Token.objects.get(key="demo0token0for0tests0abcdef").user.is_staff

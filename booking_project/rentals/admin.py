@@ -1,0 +1,100 @@
+"""Rentals, idempotency keys and the outbox in the back office. Statuses move only through the services."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from drivenow_servicekit.errors import DomainError
+
+from . import services
+from .models import IdempotencyKey, OutboxMessage, OutboxStatus, Rental
+from .outbox import outbox_retry_now
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CarFilter(admin.SimpleListFilter):
+    """The cars of the most recent rentals (any car can also be found by pasting its id in the search box)."""
+
+    title = "car"
+    parameter_name = "car_id"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        recent = Rental.objects.order_by("-created_at").values_list("car_id", flat=True)[:500]
+        return [(str(car_id), str(car_id)) for car_id in dict.fromkeys(recent)][:50]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
+        return queryset.filter(car_id=self.value()) if self.value() else queryset
+
+
+@admin.register(Rental)
+class RentalAdmin(ReadOnlyAdmin):
+    """Read-only: rentals start through the API (which reserves the car); staff may end active ones."""
+
+    list_display = [
+        "id", "car_id", "customer", "status", "failure_code", "started_at", "expected_return_at", "ended_at"
+    ]
+    list_filter = ["status", "failure_code", CarFilter, ("customer", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["=id", "=car_id", "customer__name", "customer__email"]
+    list_select_related = ["customer"]
+    readonly_fields = [
+        "id", "car_id", "customer", "status", "failure_code", "created_at", "started_at", "expected_return_at",
+        "ended_at", "updated_at",
+    ]
+    actions = ["end_rentals"]
+    list_per_page = 50
+
+    @admin.action(description="End selected active rentals (frees their cars)")
+    def end_rentals(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        ended, refused = 0, []
+        for rental_id in queryset.values_list("id", flat=True):
+            try:
+                services.rental_end(rental_id=rental_id)
+                ended += 1
+            except DomainError as exc:
+                refused.append(f"{rental_id}: {exc.detail}")
+        if ended:
+            self.message_user(request, f"{ended} rental(s) ended; their cars are being released.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "kind", "reservation_id", "status", "attempts", "next_attempt_at", "last_error", "created_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["=reservation_id"]
+    readonly_fields = list_display
+    actions = ["retry_now"]
+    list_per_page = 100
+
+    @admin.action(description="Retry now (pending or dead messages)")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
+        ids = list(queryset.exclude(status=OutboxStatus.DELIVERED).values_list("id", flat=True))
+        count = outbox_retry_now(message_ids=ids)
+        self.message_user(request, f"{count} message(s) due now; the relay delivers them next.", messages.SUCCESS)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "state", "rental", "response_status", "created_at", "completed_at"]
+    list_filter = ["state", "response_status"]
+    search_fields = ["=key"]
+    readonly_fields = [
+        "key", "fingerprint", "state", "rental", "response_status", "response_body", "created_at", "completed_at"
+    ]

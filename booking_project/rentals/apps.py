@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class RentalsConfig(AppConfig):
+    name = "rentals"
+    verbose_name = "Rentals"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from drivenow_servicekit.metrics import register_business_collectors
+
+        register_business_collectors()

@@ -1,0 +1,64 @@
+"""The rental domain's errors, each with its stable code and HTTP status."""
+from __future__ import annotations
+
+from django.conf import settings
+from drivenow_contracts import ErrorCode
+
+from customers.errors import CustomerNotFound
+from drivenow_servicekit.errors import DomainError
+
+
+class RentalNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.RENTAL_NOT_FOUND, 404, "No rental with this id."
+
+
+class RentalNotActive(DomainError):
+    code, http_status, default_detail = ErrorCode.RENTAL_NOT_ACTIVE, 409, "Only an active rental can be ended."
+
+
+class RentalCustomerNotFound(CustomerNotFound):
+    """The customer named in a start request does not exist: the request is unprocessable, not the URL unknown."""
+
+    http_status = 422
+
+
+class RentalCustomerInactive(DomainError):
+    code, http_status, default_detail = ErrorCode.CUSTOMER_INACTIVE, 422, "A deactivated customer cannot rent."
+
+
+class CarUnavailable(DomainError):
+    code, http_status, default_detail = ErrorCode.CAR_UNAVAILABLE, 409, "The car is not available."
+
+
+class CarNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.CAR_NOT_FOUND, 422, "Inventory has no car with this id."
+
+
+class InventoryUnavailable(DomainError):
+    """The outcome of the reserve call is unknown; the rental failed and a release is queued, so nothing stays held."""
+
+    code, http_status = ErrorCode.INVENTORY_UNAVAILABLE, 503
+    default_detail = "Inventory could not be reached in time; the rental was not started and no car is held. Try again."
+
+    @property
+    def retry_after(self) -> int:
+        return int(settings.BOOKING_RETRY_AFTER_SECONDS)
+
+
+class IdempotencyKeyReused(DomainError):
+    code, http_status = ErrorCode.IDEMPOTENCY_KEY_REUSED, 422
+    default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class IdempotencyKeyInUse(DomainError):
+    code, http_status = ErrorCode.IDEMPOTENCY_KEY_IN_USE, 409
+    default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class ReplayedProblem(DomainError):
+    """The stored problem answer of an Idempotency-Key, raised again so it renders exactly as it did the first time."""
+
+    def __init__(self, *, status: int, code: str, detail: str) -> None:
+        self.http_status = status
+        self.code = code  # type: ignore[assignment]
+        super().__init__(detail)

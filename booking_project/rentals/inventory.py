@@ -1,0 +1,67 @@
+"""The one InventoryClient of this process, built lazily from settings.
+
+Every call carries the current request id (or the relay's) and feeds `booking_inventory_client_seconds`.
+"""
+from __future__ import annotations
+
+import threading
+
+import requests
+from django.conf import settings
+from drivenow_contracts import InventoryClient
+
+from drivenow_servicekit.observability import request_id_var
+
+from . import metrics
+
+_client: InventoryClient | None = None
+_lock = threading.Lock()
+
+
+def _current_request_id() -> str | None:
+    request_id = request_id_var.get()
+    return None if request_id == "-" else request_id  # "-": outside a request; the client makes one
+
+
+def inventory_client() -> InventoryClient:
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = InventoryClient(
+                    settings.BOOKING_INVENTORY_URL,
+                    settings.BOOKING_INVENTORY_TOKEN or None,
+                    connect_timeout=settings.BOOKING_INVENTORY_CONNECT_TIMEOUT,
+                    read_timeout=settings.BOOKING_INVENTORY_READ_TIMEOUT,
+                    retries=settings.BOOKING_INVENTORY_RETRIES,
+                    request_id=_current_request_id,
+                    observer=metrics.inventory_call_observed,
+                )
+    return _client
+
+
+def inventory_call_budget() -> float:
+    """The longest one client call can take: every attempt times out (connect + read), plus the retry pauses."""
+    attempts = settings.BOOKING_INVENTORY_RETRIES + 1
+    per_attempt = settings.BOOKING_INVENTORY_CONNECT_TIMEOUT + settings.BOOKING_INVENTORY_READ_TIMEOUT
+    return attempts * per_attempt + 0.05 * (2**attempts)
+
+
+def reset_inventory_client() -> None:
+    """Drop the client so the next call builds one from the current settings (tests that move inventory)."""
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.close()
+        _client = None
+
+
+def inventory_status() -> str:
+    """For /health/ready: inventory's own readiness. Reported, never fatal; at most 1 s, so a hanging inventory
+    cannot push booking's own probe past its timeout (2 s in deploy/k8s)."""
+    client = inventory_client()
+    try:
+        response = client.session.get(f"{client.base_url}/health/ready", timeout=(0.3, 0.7))
+    except requests.RequestException as exc:
+        return f"unavailable: {exc.__class__.__name__}"
+    return "ok" if response.status_code == 200 else f"unavailable: HTTP {response.status_code}"

@@ -1,0 +1,172 @@
+"""The outbox: calls inventory must receive, written in the transaction of the change that needs them, and
+their delivery by the relay (`manage.py run_outbox_relay`).
+
+A relay claims due rows with SELECT … FOR UPDATE SKIP LOCKED and, in that same short transaction, moves their
+`next_attempt_at` to the end of a lease; it then calls inventory with no transaction open and records the
+result only if the row still carries its lease (a fencing token). So two relays never deliver one row at the
+same time, and a relay that died mid-delivery gives the row back when the lease runs out.
+
+Failures: inventory unreachable, 5xx, 401/403/408/429 → retried with exponential backoff and jitter, forever;
+404 `reservation_not_found` → retried for a grace period (a reserve that timed out on our side may still land),
+then delivered with a note (inventory never held the car, nothing to free); any other 4xx → dead, logged, and
+left for a human (admin: "retry now").
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from drivenow_contracts import ContractError, InventoryRejected, InventoryUnavailable, ReservationNotFound
+
+from .inventory import inventory_client
+from .models import OutboxKind, OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "booking_outbox"
+# Refusals that are about the caller's situation (credentials, rate), not about the message: retry, never dead.
+TRANSIENT_4XX = frozenset({401, 403, 408, 425, 429})
+
+
+class Delivery(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+    LEASE_LOST = "lease_lost"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row this relay holds until `lease_until` (also its fencing token)."""
+
+    message_id: int
+    kind: str
+    reservation_id: UUID
+    attempts: int
+    created_at: datetime
+    lease_until: datetime
+
+
+def outbox_enqueue_release(*, reservation_id: UUID) -> OutboxMessage:
+    """Queue a release of this reservation. Inside the caller's transaction: the row commits with the change."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("an outbox message is written in the transaction of the change that needs it")
+    message = OutboxMessage.objects.create(kind=OutboxKind.RELEASE, reservation_id=reservation_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # sent at commit: wakes a listening relay at once
+    return message
+
+
+@transaction.atomic
+def outbox_claim_due(*, limit: int, lease: timedelta) -> list[Claim]:
+    """Claim up to `limit` due rows for `lease`. Due-ness and leases use the database's clock, so relays on
+    hosts whose clocks disagree still never hold one row at the same time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        now = cursor.fetchone()[0]
+    rows = list(
+        OutboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")[:limit]
+    )
+    lease_until = now + lease
+    OutboxMessage.objects.filter(id__in=[row.id for row in rows]).update(next_attempt_at=lease_until)
+    return [
+        Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until) for row in rows
+    ]
+
+
+def outbox_return_claims(*, claims: list[Claim]) -> None:
+    """Give rows back at once (a relay shutting down), instead of letting their leases run out."""
+    for claim in claims:
+        _held(claim).update(next_attempt_at=timezone.now())
+
+
+def outbox_deliver(*, claim: Claim) -> Delivery:
+    """Send one claimed message to inventory (never inside a transaction) and record the outcome."""
+    if connection.in_atomic_block:
+        raise RuntimeError("no database transaction may stay open across a call to inventory")
+    assert claim.kind == OutboxKind.RELEASE
+    try:
+        inventory_client().release(claim.reservation_id)
+    except ReservationNotFound:
+        age = timezone.now() - claim.created_at
+        if age < timedelta(seconds=settings.BOOKING_OUTBOX_NOT_FOUND_GRACE_SECONDS):
+            return _retry(claim, "inventory has no such reservation (yet); retrying during the grace period")
+        return _delivered(claim, note="inventory never held this reservation: nothing to release")
+    except InventoryUnavailable as exc:
+        return _retry(claim, f"inventory unavailable: {exc}")
+    except InventoryRejected as exc:
+        if exc.status in TRANSIENT_4XX:
+            return _retry(claim, f"inventory refused ({exc.status} {exc.raw_code}): {exc.detail}")
+        return _dead(claim, f"inventory refused for good ({exc.status} {exc.raw_code}): {exc.detail}")
+    except ContractError as exc:  # a typed answer a release never gives: not something a retry will change
+        return _dead(claim, f"unexpected answer to a release ({exc.status} {exc.code}): {exc.detail}")
+    except Exception as exc:  # a malformed answer, a bug: keep the message, try again later
+        log.exception("outbox message %s: delivery crashed", claim.message_id)
+        return _retry(claim, f"{exc.__class__.__name__}: {exc}")
+    return _delivered(claim)
+
+
+def backoff_delay(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones: capped exponential, with jitter (0.5–1×)."""
+    base, cap = settings.BOOKING_OUTBOX_BACKOFF_BASE, settings.BOOKING_OUTBOX_BACKOFF_CAP
+    return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
+
+
+def _held(claim: Claim):  # type: ignore[no-untyped-def]
+    return OutboxMessage.objects.filter(
+        id=claim.message_id, status=OutboxStatus.PENDING, next_attempt_at=claim.lease_until
+    )
+
+
+def _record(claim: Claim, outcome: Delivery, **fields: object) -> Delivery:
+    if _held(claim).update(attempts=claim.attempts + 1, **fields) == 0:
+        # Our lease ran out and another relay took the row; it will record its own result (release is idempotent).
+        log.warning("outbox message %s: lease lost before recording %s", claim.message_id, outcome)
+        return Delivery.LEASE_LOST
+    return outcome
+
+
+def _delivered(claim: Claim, note: str = "") -> Delivery:
+    if note:
+        log.info("outbox message %s (%s %s): %s", claim.message_id, claim.kind, claim.reservation_id, note)
+    return _record(
+        claim, Delivery.DELIVERED, status=OutboxStatus.DELIVERED, delivered_at=timezone.now(), last_error=note
+    )
+
+
+def _retry(claim: Claim, error: str) -> Delivery:
+    delay = backoff_delay(claim.attempts + 1)
+    log.warning(
+        "outbox message %s (%s %s): attempt %d failed, next in %.1fs: %s",
+        claim.message_id, claim.kind, claim.reservation_id, claim.attempts + 1, delay, error,
+    )
+    next_at = timezone.now() + timedelta(seconds=delay)
+    return _record(claim, Delivery.RETRY, next_attempt_at=next_at, last_error=error[:2000])
+
+
+def _dead(claim: Claim, error: str) -> Delivery:
+    log.error("outbox message %s (%s %s) is dead: %s", claim.message_id, claim.kind, claim.reservation_id, error)
+    return _record(claim, Delivery.DEAD, status=OutboxStatus.DEAD, last_error=error[:2000])
+
+
+def outbox_retry_now(*, message_ids: list[int]) -> int:
+    """Make undelivered messages (pending or dead) due now; the admin's "retry now"."""
+    return OutboxMessage.objects.filter(id__in=message_ids).exclude(status=OutboxStatus.DELIVERED).update(
+        status=OutboxStatus.PENDING, next_attempt_at=timezone.now()
+    )
+
+
+def outbox_purge_delivered(*, older_than: timedelta) -> int:
+    deleted, _ = OutboxMessage.objects.filter(
+        status=OutboxStatus.DELIVERED, delivered_at__lt=timezone.now() - older_than
+    ).delete()
+    return deleted

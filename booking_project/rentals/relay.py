@@ -1,0 +1,180 @@
+"""The outbox relay worker's loop: deliver what is due, and every so often sweep stale pending rentals, purge
+expired idempotency keys and old delivered messages. Run by `manage.py run_outbox_relay`."""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from drivenow_servicekit.observability import request_id_var
+
+from .idempotency import idempotency_purge_expired
+from .inventory import inventory_call_budget
+from .outbox import (
+    NOTIFY_CHANNEL,
+    outbox_claim_due,
+    outbox_deliver,
+    outbox_purge_delivered,
+    outbox_return_claims,
+)
+from .services import rental_sweep_pending
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RelaySettings:
+    batch: int
+    lease: timedelta
+    pending_age: timedelta
+    sweep_every: float
+
+    @classmethod
+    def from_settings(cls, **overrides: object) -> RelaySettings:
+        values: dict[str, object] = {
+            "batch": settings.BOOKING_OUTBOX_BATCH_SIZE,
+            "lease": timedelta(seconds=settings.BOOKING_OUTBOX_LEASE_SECONDS),
+            "pending_age": timedelta(seconds=settings.BOOKING_PENDING_SWEEP_AGE_SECONDS),
+            "sweep_every": settings.BOOKING_SWEEP_INTERVAL_SECONDS,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class OutboxRelay:
+    def __init__(self, config: RelaySettings, *, should_stop: Callable[[], bool] = lambda: False) -> None:
+        least = timedelta(seconds=2 * inventory_call_budget())
+        if config.lease < least:
+            log.warning("relay: lease %s is shorter than two inventory calls; using %s", config.lease, least)
+            config.lease = least
+        self.config = config
+        self.should_stop = should_stop
+        self.counts: dict[str, int] = {}
+
+    def deliver_due(self) -> int:
+        """Deliver every message due now, batch after batch; returns how many were attempted."""
+        attempted = 0
+        seen: set[int] = set()
+        while not self.should_stop():
+            claims = outbox_claim_due(limit=self.config.batch, lease=self.config.lease)
+            if not claims or all(claim.message_id in seen for claim in claims):
+                outbox_return_claims(claims=claims)  # only rows already tried this pass (zero backoff): later
+                break
+            claimed_at = time.monotonic()
+            for index, claim in enumerate(claims):
+                if self.should_stop():
+                    outbox_return_claims(claims=claims[index:])  # finish the current row only
+                    return attempted
+                lease_left = self.config.lease.total_seconds() - (time.monotonic() - claimed_at)
+                if lease_left < inventory_call_budget():
+                    # This row's lease could run out mid-call and another relay take it: claim afresh instead.
+                    outbox_return_claims(claims=claims[index:])
+                    if index == 0:
+                        return attempted  # not even one call fits in a fresh lease: the database is crawling
+                    break
+                seen.add(claim.message_id)
+                token = request_id_var.set(f"relay-{uuid.uuid4().hex[:16]}")
+                try:
+                    outcome = outbox_deliver(claim=claim)
+                finally:
+                    request_id_var.reset(token)
+                self.counts[outcome] = self.counts.get(outcome, 0) + 1
+                attempted += 1
+        return attempted
+
+    def housekeeping(self) -> None:
+        report = rental_sweep_pending(older_than=self.config.pending_age, should_stop=self.should_stop)
+        if report.activated or report.failed:
+            log.info("sweep settled pending rentals: %d active, %d failed", report.activated, report.failed)
+        purged = idempotency_purge_expired()
+        old = outbox_purge_delivered(older_than=timedelta(days=settings.BOOKING_OUTBOX_KEEP_DELIVERED_DAYS))
+        if purged or old:
+            log.info("purged %d expired idempotency keys, %d old delivered outbox messages", purged, old)
+
+    def run_once(self) -> None:
+        """Deliver what is due, then sweep and purge once (tests, cron)."""
+        self.deliver_due()
+        if not self.should_stop():
+            self.housekeeping()
+
+    def run_forever(self, *, interval: float) -> None:
+        waiter = _Waker()
+        last_housekeeping = float("-inf")
+        try:
+            while not self.should_stop():
+                attempted = 0
+                try:
+                    close_old_connections()
+                    attempted = self.deliver_due()
+                    if time.monotonic() - last_housekeeping >= self.config.sweep_every and not self.should_stop():
+                        last_housekeeping = time.monotonic()
+                        self.housekeeping()
+                except DatabaseError as exc:
+                    log.warning("relay: database unavailable (%s); retrying shortly", exc.__class__.__name__)
+                    connection.close()
+                except Exception:
+                    log.exception("relay: iteration failed; continuing")
+                if attempted == 0:
+                    waiter.wait(interval, self.should_stop)
+        finally:
+            waiter.close()
+            connection.close()
+
+
+class _Waker:
+    """Sleeps up to `interval`, waking early on NOTIFY booking_outbox (a rental just ended) or a stop request.
+
+    Uses its own autocommit connection for LISTEN; without one (database down) it simply sleeps."""
+
+    SLICE = 0.25  # how often a stop request is noticed while waiting
+    RECONNECT_AFTER = 5.0  # seconds between LISTEN connection attempts while the database is away
+
+    def __init__(self) -> None:
+        self._conn = None
+        self._next_try = 0.0
+
+    def _listen(self):  # type: ignore[no-untyped-def]
+        if self._conn is None and time.monotonic() >= self._next_try:
+            import psycopg
+
+            self._next_try = time.monotonic() + self.RECONNECT_AFTER
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            try:
+                self._conn = psycopg.connect(**params, autocommit=True)
+                self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            except Exception as exc:
+                log.debug("relay: LISTEN unavailable (%s); polling", exc)
+                self._conn = None
+        return self._conn
+
+    def wait(self, interval: float, should_stop: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + interval
+        while not should_stop():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            conn = self._listen()
+            if conn is None:
+                time.sleep(min(self.SLICE, remaining))
+                continue
+            try:
+                if any(True for _ in conn.notifies(timeout=min(self.SLICE, remaining), stop_after=1)):
+                    return
+            except Exception:
+                self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
