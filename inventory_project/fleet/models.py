@@ -5,8 +5,10 @@ import uuid
 
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 YEAR_MIN = 1900
 YEAR_MAX = 2100
@@ -39,6 +41,8 @@ class Car(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at", "id"], name="car_status_created_idx"),
             models.Index(fields=["year"], name="car_year_idx"),
+            # `?model=` is a case-insensitive contains (UPPER(model) LIKE '%…%'): trigrams make it an index scan.
+            GinIndex(OpClass(Upper("model"), name="gin_trgm_ops"), name="car_model_trgm_idx"),
         ]
         constraints = [
             models.CheckConstraint(
