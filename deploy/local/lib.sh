@@ -96,3 +96,39 @@ dn_pg_createdb() {
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U drivenow "$name"
   fi
 }
+
+# dn_nginx: print the path of the nginx binary. When there is none and this runs as root on Debian/Ubuntu, installs
+# the distribution's nginx with apt-get first, without starting the system nginx service (the gateway always runs
+# with a private prefix). Otherwise prints how to install it and returns 1.
+dn_nginx() {
+  local bin guard=""
+  bin="$(command -v nginx 2>/dev/null || true)"
+  if [ -z "$bin" ] && [ -x /usr/sbin/nginx ]; then bin=/usr/sbin/nginx; fi
+  if [ -n "$bin" ]; then echo "$bin"; return 0; fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    dn_log "nginx is not installed; install it (Debian/Ubuntu: sudo apt-get install nginx-light, or nginx;"
+    dn_log "  Fedora: sudo dnf install nginx; macOS: brew install nginx) and run this again"
+    return 1
+  fi
+  dn_log "installing nginx with apt-get (the system nginx service is not started)"
+  # policy-rc.d exit 101 = "do not start services from maintainer scripts"; only while installing, only if absent.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
+  fi
+  local log; log="$(mktemp /tmp/drivenow-apt.XXXXXX)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >"$log" 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >>"$log" 2>&1 || true
+  fi
+  if [ -n "$guard" ]; then rm -f "$guard"; fi
+  if [ -x /usr/sbin/nginx ]; then rm -f "$log"; echo /usr/sbin/nginx; return 0; fi
+  tail -n 5 "$log" >&2
+  dn_log "installing nginx failed (full log: $log)"
+  return 1
+}
+
+# dn_port_busy PORT: true when something listens on 127.0.0.1:PORT.
+dn_port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}

@@ -1,17 +1,42 @@
 #!/usr/bin/env bash
-# Runs DriveNow on this machine without Docker: a private PostgreSQL under .drivenow/, both services under
-# gunicorn, the outbox relay. Prints the URLs and tokens. Ctrl-C stops everything it started.
-# Environment: DN_PG_PORT (55432), INVENTORY_PORT (3131), BOOKING_PORT (1313).
+# Runs DriveNow on this machine without Docker: a private PostgreSQL under .drivenow/, two gunicorn instances of
+# each service, the outbox relay, and nginx as the gateway in front of them on one port. Prints the URLs and
+# tokens. Ctrl-C stops everything it started.
+# Environment: DN_PG_PORT (55432), GATEWAY_PORT (8080; the internal listener booking uses is GATEWAY_PORT+1),
+# INVENTORY_PORT (3131), BOOKING_PORT (1313), DN_INSTANCES (2: instance i listens on PORT+i).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 state="$DN_ROOT/.drivenow"
 pg_port="${DN_PG_PORT:-55432}"
+gateway_port="${GATEWAY_PORT:-8080}"
+internal_port="$((gateway_port + 1))"
 inventory_port="${INVENTORY_PORT:-3131}"
 booking_port="${BOOKING_PORT:-1313}"
+instances="${DN_INSTANCES:-2}"
 mkdir -p "$state/logs"
 
-for port in "$inventory_port" "$booking_port"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+inventory_ports=() booking_ports=()
+for i in $(seq 0 $((instances - 1))); do
+  inventory_ports+=($((inventory_port + i)))
+  booking_ports+=($((booking_port + i)))
+done
+
+has_booking=false
+[ -f "$DN_ROOT/booking_project/manage.py" ] && has_booking=true
+
+# The gateway: nginx from the machine, installed with apt-get when missing and this runs as root.
+has_gateway=false
+if nginx_bin="$(dn_nginx)"; then
+  has_gateway=true
+else
+  dn_log "WARNING: running WITHOUT the gateway: each service only on its own ports"
+fi
+
+busy_ports=("${inventory_ports[@]}")
+$has_booking && busy_ports+=("${booking_ports[@]}")
+$has_gateway && busy_ports+=("$gateway_port" "$internal_port")
+for port in "${busy_ports[@]}"; do
+  if dn_port_busy "$port"; then
     dn_die "port $port is already in use (is DriveNow already running? stop it with Ctrl-C there)"
   fi
 done
@@ -48,10 +73,17 @@ fi
 # shellcheck disable=SC1091
 source "$state/secrets.env"
 
+# Booking reaches inventory through the gateway's internal listener: load-balanced over both inventory
+# instances, with retries, so losing one instance does not stop rentals.
+if $has_gateway; then
+  inventory_for_booking="http://127.0.0.1:$internal_port"
+else
+  inventory_for_booking="http://127.0.0.1:$inventory_port"
+fi
 export DJANGO_SETTINGS_MODULE=config.settings.local
 export INVENTORY_DB_PORT="$pg_port" BOOKING_DB_PORT="$pg_port"
-export BOOKING_INVENTORY_URL="http://127.0.0.1:$inventory_port" BOOKING_INVENTORY_TOKEN="$DN_SERVICE_TOKEN"
-unset PROMETHEUS_MULTIPROC_DIR  # gunicorn makes a fresh one per service
+export BOOKING_INVENTORY_URL="$inventory_for_booking" BOOKING_INVENTORY_TOKEN="$DN_SERVICE_TOKEN"
+unset PROMETHEUS_MULTIPROC_DIR  # gunicorn makes a fresh one per instance
 
 prepare() {  # prepare DIR: migrate, static files, demo data
   local dir="$1"
@@ -61,48 +93,82 @@ prepare() {  # prepare DIR: migrate, static files, demo data
     || { tail -n 30 "$state/logs/$dir-migrate.log" >&2; dn_die "preparing $dir failed"; }
 }
 
-dn_log "preparing inventory"
-prepare inventory_project
-(cd "$DN_ROOT/inventory_project" && python manage.py create_service_account --token "$DN_SERVICE_TOKEN" >/dev/null)
-
-serve() {  # serve DIR PORT NAME
+serve() {  # serve DIR PORT NAME (no control socket: several gunicorns of one user would share ~/.gunicorn/)
   (cd "$DN_ROOT/$1" && exec gunicorn -c config/gunicorn.conf.py --bind "127.0.0.1:$2" config.wsgi) \
     >>"$state/logs/$3.log" 2>&1 &
   pids+=($!)
 }
 wait_up() {  # wait_up URL NAME
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "$1/health/live" 2>/dev/null && return
+  for _ in $(seq 1 150); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return
     sleep 0.2
   done
   tail -n 30 "$state/logs/$2.log" >&2
   dn_die "$2 did not start; see .drivenow/logs/$2.log"
 }
 
-serve inventory_project "$inventory_port" inventory
-has_booking=false
-if [ -f "$DN_ROOT/booking_project/manage.py" ]; then
-  has_booking=true
+dn_log "preparing inventory"
+prepare inventory_project
+(cd "$DN_ROOT/inventory_project" && python manage.py create_service_account --token "$DN_SERVICE_TOKEN" >/dev/null)
+for port in "${inventory_ports[@]}"; do serve inventory_project "$port" "inventory-$port"; done
+
+if $has_booking; then
   dn_log "preparing booking"
   prepare booking_project
-  serve booking_project "$booking_port" booking
+  for port in "${booking_ports[@]}"; do serve booking_project "$port" "booking-$port"; done
   (cd "$DN_ROOT/booking_project" && exec python manage.py run_outbox_relay) >>"$state/logs/relay.log" 2>&1 &
   pids+=($!)
 fi
-wait_up "http://127.0.0.1:$inventory_port" inventory
-$has_booking && wait_up "http://127.0.0.1:$booking_port" booking
 
-cat <<TXT
+if $has_gateway; then
+  # nginx with a private prefix: its config, pid, logs and temp dirs all live in .drivenow/nginx/.
+  gw="$state/nginx"
+  render_args=(local --state-dir "$gw" --listen "127.0.0.1:$gateway_port" --internal-listen "127.0.0.1:$internal_port"
+    --out "$gw/nginx.conf")
+  for port in "${inventory_ports[@]}"; do render_args+=(--inventory "127.0.0.1:$port"); done
+  for port in "${booking_ports[@]}"; do render_args+=(--booking "127.0.0.1:$port"); done
+  python "$DN_ROOT/deploy/gateway/render.py" "${render_args[@]}"
+  "$nginx_bin" -t -q -p "$gw" -c "$gw/nginx.conf" -e "$gw/logs/error.log" \
+    || dn_die "the generated gateway config is invalid: $gw/nginx.conf"
+  (exec "$nginx_bin" -p "$gw" -c "$gw/nginx.conf" -e "$gw/logs/error.log" -g 'daemon off;') >>"$state/logs/gateway.log" 2>&1 &
+  pids+=($!)
+fi
 
-  DriveNow is running.  Ctrl-C stops it.
+for port in "${inventory_ports[@]}"; do wait_up "http://127.0.0.1:$port/health/live" "inventory-$port"; done
+if $has_booking; then
+  for port in "${booking_ports[@]}"; do wait_up "http://127.0.0.1:$port/health/live" "booking-$port"; done
+fi
+$has_gateway && wait_up "http://127.0.0.1:$gateway_port/gateway/health" gateway
 
-  Inventory  http://127.0.0.1:$inventory_port/api/v1/cars/   docs /docs  /redoc  schema /schema
-             admin http://127.0.0.1:$inventory_port/admin/   metrics /metrics   health /health/ready
+if $has_gateway; then
+  base="http://127.0.0.1:$gateway_port"
+  cat <<TXT
+
+  DriveNow is running behind the gateway.  Ctrl-C stops it.
+
+  Gateway    $base/   (index of both services)
+  Inventory  $base/api/v1/cars/      docs $base/inventory/docs   redoc /inventory/redoc   schema /inventory/schema
+             admin $base/inventory/admin/   health $base/inventory/health/ready
 TXT
-$has_booking && cat <<TXT
-  Booking    http://127.0.0.1:$booking_port/api/v1/rentals/   docs /docs  /redoc  schema /schema
-             admin http://127.0.0.1:$booking_port/admin/   metrics /metrics   health /health/ready
+  $has_booking && cat <<TXT
+  Booking    $base/api/v1/rentals/   docs $base/booking/docs   redoc /booking/redoc   schema /booking/schema
+             customers $base/api/v1/customers/   admin $base/booking/admin/
 TXT
+  cat <<TXT
+  Instances  inventory ${inventory_ports[*]/#/:}$($has_booking && echo "   booking ${booking_ports[*]/#/:}")   (each: /metrics, /health/ready)
+  Gateway    JSON access log .drivenow/nginx/logs/access.log; booking reaches inventory on :$internal_port
+TXT
+else
+  cat <<TXT
+
+  DriveNow is running WITHOUT the gateway (nginx missing, see above).  Ctrl-C stops it.
+
+  Inventory  http://127.0.0.1:$inventory_port/api/v1/cars/   docs /docs  /redoc  schema /schema   admin /admin/
+TXT
+  $has_booking && cat <<TXT
+  Booking    http://127.0.0.1:$booking_port/api/v1/rentals/   docs /docs  /redoc  schema /schema   admin /admin/
+TXT
+fi
 cat <<TXT
 
   Staff login (both admins)   staff / drivenow-staff

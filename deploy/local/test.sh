@@ -7,6 +7,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dn_venv
 export PATH="$DN_VENV/bin:$PATH"
 
+# nginx for the gateway tests (installed with apt-get when missing and running as root; else they skip).
+if nginx_bin="$(dn_nginx)"; then
+  export DN_NGINX="$nginx_bin"
+else
+  dn_log "no nginx: the gateway tests in deploy/tests will be skipped"
+fi
+
 if [ -n "${DN_TEST_DB_PORT:-}" ]; then
   port="$DN_TEST_DB_PORT"
 else
@@ -34,9 +41,8 @@ run() {  # run NAME DIR COMMAND...: one suite in its own process
 run "contracts: mypy --strict" contracts mypy
 run "inventory" inventory_project pytest "$@"
 run "contracts" contracts pytest "$@"
-if [ -d "$DN_ROOT/booking_project/rentals" ]; then
-  run "booking" booking_project pytest "$@"
-fi
+run "booking" booking_project pytest "$@"
+run "deploy" deploy/tests pytest "$@"
 
 if [ "${#failed[@]}" -gt 0 ]; then
   dn_log "FAILED: ${failed[*]}"

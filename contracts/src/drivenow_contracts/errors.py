@@ -21,6 +21,10 @@ class ErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     DATABASE_UNAVAILABLE = "database_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # answered by the gateway when no instance of a service could answer
+    BAD_GATEWAY = "bad_gateway"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    GATEWAY_TIMEOUT = "gateway_timeout"
     # inventory
     CAR_NOT_FOUND = "car_not_found"
     CAR_EXISTS = "car_exists"

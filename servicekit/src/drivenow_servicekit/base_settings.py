@@ -5,9 +5,15 @@ SPECTACULAR_SETTINGS and its own knobs.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .settings import env, env_bool, env_int, env_list
+
+# prometheus_client writes per-process files there as soon as a metric is created: a management command (migrate,
+# the relay) must not crash because the directory it was given does not exist yet.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)

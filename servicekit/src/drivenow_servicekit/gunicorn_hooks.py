@@ -19,6 +19,9 @@ max_requests_jitter = 100
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# Gunicorn's runtime control socket lives at one path per user (~/.gunicorn): several servers started by the
+# same user (two instances per service, tests) would fight over it, and nothing here uses it.
+control_socket_disable = True
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -1,0 +1,228 @@
+"""docker-compose.yml against the Compose Specification schema (what `docker compose config` checks), plus the
+properties the stack relies on; the Prometheus config and the Grafana provisioning beside it."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from stack import REPO_ROOT
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+PROMETHEUS = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
+GRAFANA = REPO_ROOT / "deploy" / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "drivenow.json"
+
+_VARIABLE = re.compile(r"\$(?:\$|\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\})")
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's variable interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}; $$ is a literal $."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            return env.get(match.group("name")) or (match.group("default") or "")
+        return _VARIABLE.sub(substitute, value)
+    return value
+
+
+def compose_schema() -> dict[str, Any]:
+    # The Compose Specification's JSON schema, as vendored by check-jsonschema (pinned in requirements/test.txt).
+    vendored = resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    return json.loads(vendored.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())  # anchors and `<<` merge keys resolved, as compose does
+    return interpolate(raw, {})  # no .env: the demo defaults
+
+
+def test_compose_file_is_valid_against_the_compose_specification(compose):
+    schema = compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(compose), key=lambda error: list(error.absolute_path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
+
+
+def test_the_schema_check_catches_a_broken_file(compose):
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["inventory"]["depends_on"]["inventory-migrate"]["condition"] = "service_finished"
+    schema = compose_schema()
+    assert list(jsonschema.validators.validator_for(schema)(schema).iter_errors(broken))
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
+def test_docker_compose_config_when_the_plugin_is_there():
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("the docker CLI has no compose plugin here; the schema test above stands in for it")
+    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+                            capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_service_of_the_issue_is_there(compose):
+    assert set(compose["services"]) >= {
+        "gateway", "inventory", "booking", "relay", "inventory-db", "booking-db",
+        "inventory-migrate", "booking-migrate", "prometheus", "grafana",
+    }
+
+
+@pytest.mark.parametrize("service", ["inventory", "booking"])
+def test_services_scale_two_by_default_without_host_ports(compose, service):
+    spec = compose["services"][service]
+    assert "ports" not in spec, "a fixed host port would make `--scale` fail"
+    assert spec["deploy"]["replicas"] == 2
+
+
+@pytest.mark.parametrize(("service", "migrate"), [("inventory", "inventory-migrate"), ("booking", "booking-migrate"),
+                                                  ("relay", "booking-migrate")])
+def test_migrations_run_once_before_the_service(compose, service, migrate):
+    assert compose["services"][service]["depends_on"][migrate] == {"condition": "service_completed_successfully"}
+    assert compose["services"][migrate]["restart"] == "no"
+    assert "migrate --noinput" in " ".join(compose["services"][migrate]["command"])
+
+
+@pytest.mark.parametrize(("db", "name"), [("inventory-db", "cars_inventory_db"), ("booking-db", "booking_db")])
+def test_databases_are_postgres_15_with_named_volumes_and_health_checks(compose, db, name):
+    spec = compose["services"][db]
+    assert re.fullmatch(r"postgres:15\.\d+-\w+", spec["image"])
+    assert spec["environment"]["POSTGRES_DB"] == name
+    volume = spec["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+    assert "pg_isready" in " ".join(spec["healthcheck"]["test"])
+    for migrate in ("inventory-migrate", "booking-migrate"):
+        if migrate.split("-")[0] == db.split("-")[0]:
+            assert compose["services"][migrate]["depends_on"][db] == {"condition": "service_healthy"}
+
+
+def test_every_image_is_pinned(compose):
+    for name, spec in compose["services"].items():
+        image = spec["image"]
+        if image.startswith("drivenow/"):
+            continue  # built here
+        tag = image.rsplit(":", 1)[-1] if ":" in image else ""
+        assert tag and tag != "latest" and re.search(r"\d+\.\d+", tag), f"{name}: {image}"
+
+
+def test_booking_reaches_inventory_through_the_internal_listener(compose):
+    env = compose["services"]["booking"]["environment"]
+    assert env["BOOKING_INVENTORY_URL"] == "http://gateway:8081"
+    migrate_env = compose["services"]["inventory-migrate"]["environment"]
+    assert env["BOOKING_INVENTORY_TOKEN"] == migrate_env["DRIVENOW_SERVICE_TOKEN"]
+    gateway = compose["services"]["gateway"]
+    assert gateway["ports"] == ["8080:8080"]  # 8081 is not published
+    assert "8081" in gateway["expose"]
+
+
+def test_the_gateway_mounts_the_rendered_config(compose):
+    mounts = compose["services"]["gateway"]["volumes"]
+    assert "./deploy/gateway/compose/nginx.conf:/etc/nginx/nginx.conf:ro" in mounts
+    image = compose["services"]["gateway"]["image"]
+    major, minor, patch = (int(part) for part in re.match(r"nginx:(\d+)\.(\d+)\.(\d+)", image).groups())
+    assert (major, minor, patch) >= (1, 27, 3), "the upstream `resolve` parameter needs nginx >= 1.27.3"
+
+
+def test_no_secret_is_baked_into_the_image():
+    dockerfile = (REPO_ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    assert not re.search(r"^\s*ENV\s+.*(SECRET|PASSWORD|TOKEN)", dockerfile, re.M | re.I)
+    assert re.search(r"^USER\s+drivenow", dockerfile, re.M)
+    assert re.search(r"^FROM\s+\$\{PYTHON_IMAGE\}\s+AS\s+runtime", dockerfile, re.M)
+    assert re.search(r"ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm", dockerfile)
+    assert "HEALTHCHECK" in dockerfile
+
+
+# -- Prometheus ------------------------------------------------------------------------------------------
+
+
+def test_prometheus_scrapes_every_instance_of_both_services():
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for service, port in (("inventory", 3131), ("booking", 1313)):
+        [sd] = jobs[service]["dns_sd_configs"]
+        assert sd == {"names": [service], "type": "A", "port": port, "refresh_interval": "10s"}
+        assert jobs[service].get("metrics_path", "/metrics") == "/metrics"
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (apt-get install prometheus)")
+def test_promtool_accepts_the_prometheus_config():
+    result = subprocess.run(["promtool", "check", "config", "--syntax-only", str(PROMETHEUS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- Grafana ---------------------------------------------------------------------------------------------
+
+
+def dashboard_expressions() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
+
+
+def test_grafana_datasource_and_dashboard_are_provisioned():
+    provisioning = GRAFANA / "provisioning"
+    [datasource] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    assert datasource["url"] == "http://prometheus:9090" and datasource["uid"] == "prometheus"
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "drivenow.yml").read_text())["providers"]
+    assert provider["options"]["path"] == "/etc/grafana/dashboards"
+    dashboard = json.loads(DASHBOARD.read_text())
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"]["uid"] == datasource["uid"]
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "django_http_requests_latency_seconds_by_view_method_bucket",
+        "histogram_quantile(0.5,",
+        "histogram_quantile(0.99,",
+        'status=~"5.."',
+        "booking_rentals_started_total",
+        "booking_rentals_failed_total",
+        "sum by (code)",
+        "inventory_cars",
+        "booking_outbox_pending",
+    ],
+)
+def test_the_dashboard_shows(needle):
+    assert any(needle in expr for expr in dashboard_expressions()), needle
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (apt-get install prometheus)")
+def test_every_dashboard_query_is_valid_promql(tmp_path):
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:query{i}", "expr": expr.replace("$__rate_interval", "1m")}
+        for i, expr in enumerate(dashboard_expressions())
+    ]}]}
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_env_example_names_every_secret_the_compose_file_reads():
+    example = (REPO_ROOT / "deploy" / "compose.env.example").read_text()
+    names = set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text()))
+    missing = {name for name in names if not re.search(rf"^{name}=", example, re.M)}
+    assert not missing, f"add to deploy/compose.env.example: {sorted(missing)}"
+
+
+def test_compose_reads_no_env_file_into_the_containers():
+    # Secrets reach a container only by name (environment:), never a whole .env with every service's secrets.
+    assert "env_file" not in COMPOSE_FILE.read_text()
+    assert os.path.exists(REPO_ROOT / "deploy" / "compose.env.example")
