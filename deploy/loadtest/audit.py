@@ -1,0 +1,52 @@
+"""After a load run: compare both databases. Prints JSON: double bookings and cars held without a rental.
+
+usage: audit.py PG_PORT INVENTORY_DB BOOKING_DB   (user drivenow on 127.0.0.1; waits for the outbox to drain)
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import psycopg
+
+
+def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float]:
+    connect = dict(host="127.0.0.1", port=port, user="drivenow", autocommit=True)
+    with psycopg.connect(dbname=booking_db, **connect) as booking, psycopg.connect(dbname=inventory_db, **connect) as inv:
+        started = time.monotonic()
+        while True:  # the relay frees the cars of ended rentals; give it time to catch up
+            (pending,) = booking.execute("SELECT count(*) FROM rentals_outboxmessage WHERE status = 'pending'").fetchone()
+            if pending == 0 or time.monotonic() - started > 60:
+                break
+            time.sleep(0.5)
+        drain_seconds = round(time.monotonic() - started, 1)
+
+        (inventory_double,) = inv.execute(
+            "SELECT count(*) FROM (SELECT car_id FROM fleet_reservation WHERE state = 'active'"
+            " GROUP BY car_id HAVING count(*) > 1) AS d"
+        ).fetchone()
+        (booking_double,) = booking.execute(
+            "SELECT count(*) FROM (SELECT car_id FROM rentals_rental WHERE status IN ('active', 'pending')"
+            " GROUP BY car_id HAVING count(*) > 1) AS d"
+        ).fetchone()
+        holds = {row[0] for row in inv.execute("SELECT id FROM fleet_reservation WHERE state = 'active'")}
+        live = {row[0] for row in booking.execute("SELECT id FROM rentals_rental WHERE status IN ('active', 'pending')")}
+        (rented_without_hold,) = inv.execute(
+            "SELECT count(*) FROM fleet_car c WHERE c.status = 'rented' AND NOT EXISTS"
+            " (SELECT 1 FROM fleet_reservation r WHERE r.car_id = c.id AND r.state = 'active')"
+        ).fetchone()
+        (rentals,) = booking.execute("SELECT count(*) FROM rentals_rental").fetchone()
+    return {
+        "double_bookings": inventory_double + booking_double,
+        "held_without_active_rental": len(holds - live),
+        "active_rental_without_hold": len(live - holds),
+        "rented_cars_without_hold": rented_without_hold,
+        "outbox_pending_left": pending,
+        "outbox_drain_seconds": drain_seconds,
+        "rentals_in_booking": rentals,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*sys.argv[1:4])))

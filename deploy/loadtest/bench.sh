@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# DriveNow load test: production settings on a fresh throwaway database, a 10,000-car fleet, then Locust
+# (headless) runs each scenario for a fixed time with a fixed number of clients and prints one line per scenario.
+#   ./deploy/loadtest/bench.sh                 # 16 clients, 30 s per scenario
+#   DN_BENCH_USERS=32 DN_BENCH_DURATION=60 DN_BENCH_CARS=20000 ./deploy/loadtest/bench.sh
+# Results (CSVs, logs, summary.json) stay in the work directory it prints.
+source "$(dirname "${BASH_SOURCE[0]}")/../local/lib.sh"
+
+users="${DN_BENCH_USERS:-16}"
+duration="${DN_BENCH_DURATION:-30}"
+cars="${DN_BENCH_CARS:-10000}"
+contended="${DN_BENCH_CONTENDED_CARS:-4}"
+scenarios="${DN_BENCH_SCENARIOS:-ceiling rent_return contention browse}"
+here="$DN_ROOT/deploy/loadtest"
+
+dn_venv
+"$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/bench.txt" || dn_die "installing locust failed"
+export PATH="$DN_VENV/bin:$PATH"
+
+work="$(mktemp -d /tmp/drivenow-bench.XXXXXX)"
+cluster="$work/pg"
+pg_port="$(dn_free_port)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  dn_pg_stop "$cluster"
+}
+trap cleanup EXIT
+dn_log "work directory $work; PostgreSQL on 127.0.0.1:$pg_port"
+dn_pg_start "$cluster" "$pg_port"
+dn_pg_createdb "$pg_port" bench_inventory
+dn_pg_createdb "$pg_port" bench_booking
+
+staff_token="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
+service_token="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
+inventory_port="$(dn_free_port)"
+booking_port="$(dn_free_port)"
+export DJANGO_SETTINGS_MODULE=config.settings.production
+export DJANGO_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(64))')"
+export DJANGO_SECURE_SSL_REDIRECT=false DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost DJANGO_LOG_LEVEL=WARNING
+export INVENTORY_DB_PORT="$pg_port" INVENTORY_DB_NAME=bench_inventory
+export BOOKING_DB_PORT="$pg_port" BOOKING_DB_NAME=bench_booking
+export BOOKING_INVENTORY_URL="http://127.0.0.1:$inventory_port" BOOKING_INVENTORY_TOKEN="$service_token"
+export GUNICORN_ACCESSLOG=  # an access line per request costs CPU the servers need; errors are still logged
+unset PROMETHEUS_MULTIPROC_DIR
+
+dn_log "preparing databases and a fleet of $cars cars"
+(cd "$DN_ROOT/inventory_project" && python manage.py migrate --noinput -v0 && python manage.py collectstatic --noinput -v0 \
+  && python manage.py seed_fleet --cars "$cars" >/dev/null \
+  && python manage.py create_service_account --token "$service_token" >/dev/null \
+  && python manage.py seed_demo --token "$staff_token" >/dev/null) || dn_die "preparing inventory failed"
+(cd "$DN_ROOT/booking_project" && python manage.py migrate --noinput -v0 && python manage.py collectstatic --noinput -v0 \
+  && python manage.py seed_demo --token "$staff_token" >/dev/null) || dn_die "preparing booking failed"
+"$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d bench_inventory -Atc \
+  "SELECT id FROM fleet_car WHERE status = 'available' ORDER BY plate" >"$work/cars.txt"
+
+(cd "$DN_ROOT/inventory_project" && exec gunicorn -c config/gunicorn.conf.py --bind "127.0.0.1:$inventory_port" config.wsgi) \
+  >"$work/inventory.log" 2>&1 &
+pids+=($!)
+(cd "$DN_ROOT/booking_project" && exec gunicorn -c config/gunicorn.conf.py --bind "127.0.0.1:$booking_port" config.wsgi) \
+  >"$work/booking.log" 2>&1 &
+pids+=($!)
+(cd "$DN_ROOT/booking_project" && exec python manage.py run_outbox_relay) >"$work/relay.log" 2>&1 &
+pids+=($!)
+for url in "http://127.0.0.1:$inventory_port" "http://127.0.0.1:$booking_port"; do
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "$url/health/ready" 2>/dev/null && break; sleep 0.2; done
+  curl -fsS -o /dev/null "$url/health/ready" || dn_die "$url did not come up; see $work/*.log"
+done
+
+export DN_INVENTORY_URL="http://127.0.0.1:$inventory_port" DN_BOOKING_URL="http://127.0.0.1:$booking_port"
+export DN_STAFF_TOKEN="$staff_token" DN_CAR_IDS_FILE="$work/cars.txt" DN_USERS="$users" DN_CONTENDED_CARS="$contended"
+declare -A classes=([ceiling]=CeilingUser [rent_return]=RentReturnUser [contention]=ContentionUser [browse]=BrowseUser)
+for scenario in $scenarios; do
+  dn_log "scenario $scenario: $users clients for ${duration}s"
+  DN_STATUS_FILE="$work/$scenario.status.json" python "$here/timed.py" "$work/$scenario.time" \
+    locust -f "$here/locustfile.py" --headless --only-summary -u "$users" -r "$users" -t "${duration}s" \
+    --stop-timeout 10 --csv "$work/$scenario" "${classes[$scenario]}" >"$work/$scenario.log" 2>&1 || true
+  [ -s "$work/$scenario.status.json" ] || { tail -n 30 "$work/$scenario.log" >&2; dn_die "locust failed in $scenario"; }
+done
+
+dn_log "auditing both databases"
+python "$here/audit.py" "$pg_port" bench_inventory bench_booking >"$work/audit.json"
+python "$here/report.py" "$work" "$duration" "$users"
+rc=$?
+dn_log "details in $work (summary.json, per-scenario CSVs and logs)"
+exit $rc

@@ -1,0 +1,87 @@
+"""Summarise one bench run: a line per scenario from the Locust run's tally (statuses, exact latencies) and CPU.
+
+usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.json, <scenario>.time, audit.json)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SCENARIOS = ["ceiling", "rent_return", "contention", "browse"]
+TARGETS = {"rent_return_p99_ms": 150, "browse_p99_ms": 50, "start_ratio": 0.25}
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
+    tally = json.loads((work / f"{name}.status.json").read_text())
+    times = sorted(tally["times_ms"])
+    requests = len(times)
+    statuses: dict[str, int] = {}
+    starts = 0
+    for key, count in tally["statuses"].items():
+        endpoint, code = key.rsplit("|", 1)
+        if endpoint == "setup customer":
+            continue
+        statuses[code] = statuses.get(code, 0) + count
+        if endpoint == "POST /rentals/" and code == "201":
+            starts += count
+    expected = {"200", "201", "204"} | ({"409"} if name == "contention" else set())
+    errors = {code: n for code, n in sorted(statuses.items()) if code not in expected}
+    user, system, elapsed = (float(x) for x in (work / f"{name}.time").read_text().split()[:3])
+    return {
+        "scenario": name,
+        "requests": requests,
+        "rps": requests / duration,
+        "rental_starts_per_s": starts / duration,
+        "completed_rentals_per_s": tally.get("completed_rentals", 0) / duration,
+        "p50": _percentile(times, 0.50),
+        "p95": _percentile(times, 0.95),
+        "p99": _percentile(times, 0.99),
+        "statuses": dict(sorted(statuses.items())),
+        "errors": errors,
+        "generator_cpu_percent": 100 * (user + system) / elapsed if elapsed else 0.0,
+    }
+
+
+def main(work: Path, duration: float, users: int) -> int:
+    lines = {name: scenario_line(work, name, duration) for name in SCENARIOS if (work / f"{name}.status.json").exists()}
+    audit = json.loads((work / "audit.json").read_text())
+    ceiling = lines["ceiling"]["rps"] if "ceiling" in lines else 0.0
+    print(f"\nDriveNow bench — {users} concurrent clients, {duration:.0f} s per scenario\n")
+    for line in lines.values():
+        print(
+            f"{line['scenario']:<12} {line['rps']:8.1f} req/s  starts {line['rental_starts_per_s']:6.1f}/s  "
+            f"completed {line['completed_rentals_per_s']:6.1f}/s  p50 {line['p50']:5.0f} ms  p95 {line['p95']:5.0f} ms  "
+            f"p99 {line['p99']:5.0f} ms  errors {line['errors'] or 0}  statuses {line['statuses']}  "
+            f"load generator CPU {line['generator_cpu_percent']:.0f}%"
+        )
+    starts = lines.get("rent_return", {}).get("rental_starts_per_s", 0.0)
+    ratio = starts / ceiling if ceiling else 0.0
+    print(f"\nceiling      {ceiling:8.1f} req/s on /health/live; rental starts/s ÷ ceiling = {ratio:.1%}"
+          f" (target ≥ {TARGETS['start_ratio']:.0%})")
+    print(f"audit        double bookings {audit['double_bookings']} (must be 0), cars held without an active rental "
+          f"{audit['held_without_active_rental']} (must be 0), active rentals without a hold "
+          f"{audit['active_rental_without_hold']}, outbox drained in {audit['outbox_drain_seconds']} s, "
+          f"{audit['rentals_in_booking']} rentals")
+    checks = {
+        "rent/return p99 < 150 ms": lines.get("rent_return", {}).get("p99", 1e9) < TARGETS["rent_return_p99_ms"],
+        "rent/return 0 errors": not lines.get("rent_return", {}).get("errors", {"missing": 1}),
+        "browse p99 < 50 ms": lines.get("browse", {}).get("p99", 1e9) < TARGETS["browse_p99_ms"],
+        "starts ≥ 25% of ceiling": ratio >= TARGETS["start_ratio"],
+        "0 double bookings": audit["double_bookings"] == 0,
+        "0 cars held without rental": audit["held_without_active_rental"] == 0,
+    }
+    print("targets      " + "  ".join(f"{'✔' if ok else '✘'} {name}" for name, ok in checks.items()))
+    (work / "summary.json").write_text(json.dumps({"scenarios": lines, "ceiling_rps": ceiling, "ratio": ratio,
+                                                    "audit": audit, "checks": checks}, indent=2))
+    return 0 if audit["double_bookings"] == 0 and audit["held_without_active_rental"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])))
