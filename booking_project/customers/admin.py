@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -12,6 +13,22 @@ from . import services
 from .models import Customer, CustomerStatus
 
 WRITABLE = ["name", "email", "phone", "driver_licence"]
+
+
+class NulSafeAdmin:
+    """A ModelAdmin mixin for every booking admin. PostgreSQL text cannot hold NUL, so a filter value with one
+    (`?status=%00`) or a text primary key with one (`/idempotencykey/a%00/change/`) would crash the page when the
+    query runs. Refused up front instead: Django's "bad lookup" redirect, or "no such object"."""
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        if any("\x00" in name or "\x00" in value for name, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("NUL character in the query string")
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        if "\x00" in object_id:
+            return None
+        return super().get_object(request, object_id, from_field)  # type: ignore[misc]
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -31,7 +48,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(NulSafeAdmin, admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = ["name", "email", "phone", "driver_licence", "status", "created_at"]
     list_filter = ["status"]
@@ -41,11 +58,12 @@ class CustomerAdmin(admin.ModelAdmin):
     actions = ["deactivate"]
     list_per_page = 50
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> list[str]:
-        fields = list(super().get_readonly_fields(request, obj))
+    def has_change_permission(self, request: HttpRequest, obj: Customer | None = None) -> bool:
+        # Anonymised for good: the page is view-only and a save (a stale form, a double click) is refused with
+        # 403 here, before customer_update would refuse it with an error the admin cannot show.
         if obj is not None and obj.status == CustomerStatus.DEACTIVATED:
-            fields += WRITABLE  # anonymised for good
-        return fields
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: rentals keep pointing at the customer

@@ -7,17 +7,32 @@ import unicodedata
 from rest_framework import serializers
 
 from .models import Customer
+from .services import email_normalise
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,31}$")
 _LICENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,63}$")
 
 
-def clean_text(value: str) -> str:
+NAME_MAX_LENGTH = Customer._meta.get_field("name").max_length
+EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
+
+
+def clean_text(value: str, *, max_length: int) -> str:
     value = unicodedata.normalize("NFC", value).strip()
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in value):
         raise serializers.ValidationError("Control and invisible characters are not allowed.")
     if not value:
         raise serializers.ValidationError("This field may not be blank.")
+    # NFC can lengthen text (U+0958 becomes two code points): the column's limit applies to what is stored.
+    if len(value) > max_length:
+        raise serializers.ValidationError(f"Ensure this field has no more than {max_length} characters.")
+    return value
+
+
+def clean_email(value: str) -> str:
+    """The email as it will be stored; lower-casing the domain can lengthen it (U+0130 becomes two code points)."""
+    if len(email_normalise(value)) > EMAIL_MAX_LENGTH:
+        raise serializers.ValidationError(f"Ensure this field has no more than {EMAIL_MAX_LENGTH} characters.")
     return value
 
 
@@ -31,13 +46,16 @@ class CustomerOutput(serializers.ModelSerializer):
 
 
 class CustomerCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     driver_licence = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
     def validate_name(self, value: str) -> str:
-        return clean_text(value)
+        return clean_text(value, max_length=NAME_MAX_LENGTH)
+
+    def validate_email(self, value: str) -> str:
+        return clean_email(value)
 
     def validate_phone(self, value: str) -> str:
         value = value.strip()
@@ -57,8 +75,8 @@ class CustomerCreateInput(serializers.Serializer):
 class CustomerUpdateInput(CustomerCreateInput):
     """PATCH: any subset of the writable fields."""
 
-    name = serializers.CharField(max_length=200, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False)
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH, required=False)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     driver_licence = serializers.CharField(max_length=64, required=False, allow_blank=True)
 

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from customers.admin import NulSafeAdmin
+from customers.models import Customer
 from drivenow_servicekit.errors import DomainError
 
 from . import services
@@ -14,7 +18,7 @@ from .models import IdempotencyKey, OutboxMessage, OutboxStatus, Rental
 from .outbox import outbox_retry_now
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(NulSafeAdmin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -25,18 +29,45 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class CarFilter(admin.SimpleListFilter):
-    """The cars of the most recent rentals (any car can also be found by pasting its id in the search box)."""
+class RecentIdFilter(admin.SimpleListFilter):
+    """Offers the ids behind the most recent rentals only (a page of choices, however many there are), yet filters
+    by any id in the query string; a malformed one is Django's "bad lookup" page, not a crash."""
 
-    title = "car"
-    parameter_name = "car_id"
+    field: str  # the Rental column filtered on
+    RECENT_ROWS, CHOICES = 500, 50
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        recent = Rental.objects.order_by("-created_at").values_list("car_id", flat=True)[:500]
-        return [(str(car_id), str(car_id)) for car_id in dict.fromkeys(recent)][:50]
+    def recent_ids(self) -> list[UUID]:
+        recent = Rental.objects.order_by("-created_at").values_list(self.field, flat=True)[: self.RECENT_ROWS]
+        return list(dict.fromkeys(recent))[: self.CHOICES]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
-        return queryset.filter(car_id=self.value()) if self.value() else queryset
+        if not self.value():
+            return queryset
+        try:
+            wanted = UUID(str(self.value()))
+        except ValueError:
+            raise IncorrectLookupParameters(f"{self.parameter_name} must be a UUID") from None
+        return queryset.filter(**{self.field: wanted})
+
+
+class CarFilter(RecentIdFilter):
+    """The cars of the most recent rentals (any car can also be found by pasting its id in the search box)."""
+
+    title, parameter_name, field = "car", "car_id", "car_id"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(str(car_id), str(car_id)) for car_id in self.recent_ids()]
+
+
+class CustomerFilter(RecentIdFilter):
+    """The customers of the most recent rentals, by name (any customer: their name or email in the search box)."""
+
+    title, parameter_name, field = "customer", "customer_id", "customer_id"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        ids = self.recent_ids()
+        names = dict(Customer.objects.filter(id__in=ids).values_list("id", "name"))
+        return [(str(customer_id), names.get(customer_id, str(customer_id))) for customer_id in ids]
 
 
 @admin.register(Rental)
@@ -46,7 +77,7 @@ class RentalAdmin(ReadOnlyAdmin):
     list_display = [
         "id", "car_id", "customer", "status", "failure_code", "started_at", "expected_return_at", "ended_at"
     ]
-    list_filter = ["status", "failure_code", CarFilter, ("customer", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_filter = ["status", "failure_code", CarFilter, CustomerFilter, "created_at"]
     search_fields = ["=id", "=car_id", "customer__name", "customer__email"]
     list_select_related = ["customer"]
     readonly_fields = [
@@ -93,6 +124,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ["key", "state", "rental", "response_status", "created_at", "completed_at"]
+    list_select_related = ["rental"]  # the nullable key is not followed by the admin's own select_related()
     list_filter = ["state", "response_status"]
     search_fields = ["=key"]
     readonly_fields = [

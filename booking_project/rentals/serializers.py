@@ -17,9 +17,19 @@ class RentalOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UUIDStringField(serializers.UUIDField):
+    """An id as API.md spells it: a UUID string. DRF's UUIDField also takes integers (and so booleans) as
+    UUID(int=…), which would turn `"car_id": true` into a request for car 00000000-…-000000000001."""
+
+    def to_internal_value(self, data: object) -> object:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class RentalCreateInput(serializers.Serializer):
-    car_id = serializers.UUIDField()
-    customer_id = serializers.UUIDField()
+    car_id = UUIDStringField()
+    customer_id = UUIDStringField()
     expected_return_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 

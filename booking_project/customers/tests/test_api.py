@@ -126,3 +126,54 @@ def test_seed_demo_is_safe_to_run_twice(capsys):
     assert capsys.readouterr().out.split() == ["demo0token0for0tests0abcdef"] * 2
     assert Customer.objects.count() == 3
     assert Token.objects.get(key="demo0token0for0tests0abcdef").user.is_staff
+
+
+# -- inputs that change length on the way to the database ------------------------------------------------------
+# U+0958 is one code point that NFC turns into two; U+FB2C turns into three. Lower-casing U+0130 (İ) gives two.
+GROWS_UNDER_NFC = ["\u0958" * 200, "\ufb2c" * 100]
+LONG_EMAIL_THAT_GROWS = "x@" + ".".join(["\u0130" * 60] * 4) + ".com"  # 249 characters as typed, 489 lower-cased
+
+
+@pytest.mark.parametrize("name", GROWS_UNDER_NFC, ids=["nfc-doubles", "nfc-triples"])
+def test_a_name_too_long_once_normalised_is_400_not_500(staff, customer, name):
+    created = staff.post(URL, {"name": name, "email": "nfc@example.com"}, format="json")
+    assert created.status_code == 400 and "name" in created.json()["errors"]
+    changed = staff.patch(f"{URL}{customer.id}/", {"name": name}, format="json")
+    assert changed.status_code == 400 and "name" in changed.json()["errors"]
+    assert not Customer.objects.filter(email="nfc@example.com").exists()
+
+
+def test_an_email_too_long_once_its_domain_is_lowercased_is_400_not_500(staff, customer):
+    created = staff.post(URL, {"name": "A", "email": LONG_EMAIL_THAT_GROWS}, format="json")
+    assert created.status_code == 400 and "email" in created.json()["errors"]
+    changed = staff.patch(f"{URL}{customer.id}/", {"email": LONG_EMAIL_THAT_GROWS}, format="json")
+    assert changed.status_code == 400 and "email" in changed.json()["errors"]
+    assert Customer.objects.count() == 1
+
+
+def test_a_short_email_whose_domain_grows_is_still_accepted(staff):
+    answer = staff.post(URL, {"name": "A", "email": "a@\u0130stanbul.example"}, format="json")
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["email"] == "a@\u0130stanbul.example".lower()
+
+
+# -- listing -------------------------------------------------------------------------------------------------
+def test_pages_ordered_by_a_shared_value_neither_skip_nor_repeat_customers(staff):
+    CustomerFactory.create_batch(60, name="Same Name")
+    seen: list[str] = []
+    for offset in range(0, 60, 7):
+        page = staff.get(URL, {"ordering": "name", "limit": 7, "offset": offset})
+        assert page.status_code == 200
+        seen += [row["id"] for row in page.json()["results"]]
+    assert len(seen) == 60 and len(set(seen)) == 60
+
+
+def test_the_customer_list_costs_the_same_queries_for_one_row_or_a_full_page(
+    staff, django_assert_max_num_queries
+):
+    CustomerFactory()
+    with django_assert_max_num_queries(3):  # token, count, page
+        assert staff.get(URL).status_code == 200
+    CustomerFactory.create_batch(40)
+    with django_assert_max_num_queries(3):
+        assert len(staff.get(URL, {"limit": 200}).json()["results"]) == 41

@@ -315,3 +315,71 @@ def test_concurrent_duplicates_create_exactly_one_rental(inventory, staff_user, 
     assert len({a.json()["id"] for a in answers if a.status_code == 201}) == 1
     assert Rental.objects.count() == 1 and Rental.objects.get().status == RentalStatus.ACTIVE
     assert inventory.car_status(car_id) == "rented"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "ids",
+    [{"car_id": 12}, {"car_id": True}, {"customer_id": 1}, {"customer_id": False}, {"car_id": 2**100}],
+    ids=["car-int", "car-bool", "customer-int", "customer-bool", "car-big-int"],
+)
+def test_ids_are_uuid_strings_not_numbers_or_booleans(staff, customer, ids):
+    answer = staff.post(URL, {"car_id": str(uuid.uuid4()), "customer_id": str(customer.id), **ids}, format="json")
+    assert answer.status_code == 400, answer.json()
+    assert answer.json()["code"] == "invalid" and set(ids) <= set(answer.json()["errors"])
+    assert not Rental.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", ["started_at", "-ended_at", "expected_return_at", "-created_at"])
+def test_pages_ordered_by_a_shared_value_neither_skip_nor_repeat_rentals(staff, customer, ordering):
+    created_at = timezone.now()
+    Rental.objects.bulk_create([Rental(car_id=uuid.uuid4(), customer=customer) for _ in range(120)])
+    Rental.objects.update(created_at=created_at)  # every sort key ties
+    seen: list[str] = []
+    for offset in range(0, 120, 7):
+        page = staff.get(URL, {"ordering": ordering, "limit": 7, "offset": offset})
+        assert page.status_code == 200
+        seen += [row["id"] for row in page.json()["results"]]
+    assert len(seen) == 120 and len(set(seen)) == 120
+
+
+@pytest.mark.django_db
+def test_the_rental_list_costs_the_same_queries_for_one_row_or_a_full_page(
+    staff, customer, django_assert_max_num_queries
+):
+    Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
+    with django_assert_max_num_queries(3):  # token, count, page
+        assert staff.get(URL).status_code == 200
+    for other in CustomerFactory.create_batch(40):
+        Rental.objects.create(car_id=uuid.uuid4(), customer=other)
+    with django_assert_max_num_queries(3):
+        assert len(staff.get(URL, {"limit": 200}).json()["results"]) == 41
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_ends_complete_once_and_queue_one_release(staff_user, customer):
+    rental = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE, started_at=timezone.now()
+    )
+    token = Token.objects.create(user=staff_user).key
+    barrier = threading.Barrier(8)
+    answers: list = []
+
+    def end() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        barrier.wait()
+        try:
+            answers.append(client.post(f"{URL}{rental.id}/end/", {}, format="json"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=end) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.json()["ended_at"] for a in answers}) == 1  # one end; the others answered it unchanged
+    assert OutboxMessage.objects.filter(reservation_id=rental.id).count() == 1

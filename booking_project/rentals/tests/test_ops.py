@@ -5,7 +5,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Customer
@@ -119,3 +121,79 @@ def test_admin_creates_edits_and_refuses_duplicate_customers(admin_client):
         "name": "New", "email": "new@Example.com", "phone": "", "driver_licence": "",
     })
     assert Customer.objects.get(name="New").email == "new@example.com"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["car_id=garbage", "car_id=%00", "customer_id=garbage", "customer_id=12"])
+def test_admin_rental_list_with_a_malformed_id_filter_is_refused_not_a_500(admin_client, customer, query):
+    Rental.objects.create(car_id=uuid.uuid4(), customer=customer)  # filters without choices are not applied
+    answer = admin_client.get(f"/admin/rentals/rental/?{query}")
+    assert answer.status_code == 302 and answer["Location"].endswith("?e=1")  # Django's "bad lookup" page
+
+
+@pytest.mark.django_db
+def test_admin_customer_filter_offers_recent_customers_only_yet_filters_by_any(admin_client):
+    oldest = CustomerFactory()
+    Rental.objects.create(car_id=uuid.uuid4(), customer=oldest)
+    for customer in CustomerFactory.create_batch(60):
+        Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
+    changelist = admin_client.get("/admin/rentals/rental/").context["cl"]
+    (customer_filter,) = [spec for spec in changelist.filter_specs if spec.title == "customer"]
+    choices = list(customer_filter.choices(changelist))
+    assert len(choices) <= 51  # "All" and at most 50 customers, however many have rented
+    assert str(oldest.id) not in "".join(str(choice["query_string"]) for choice in choices)
+    answer = admin_client.get(f"/admin/rentals/rental/?customer_id={oldest.id}")
+    assert answer.status_code == 200 and answer.context["cl"].result_count == 1
+
+
+@pytest.mark.django_db
+def test_admin_idempotency_key_list_does_not_query_per_row(admin_client, customer, django_assert_max_num_queries):
+    def key(name: str) -> None:
+        rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
+        IdempotencyKey.objects.create(key=name, fingerprint="f" * 64, rental=rental)
+
+    key("first")
+    with CaptureQueriesContext(connection) as one_row:
+        assert admin_client.get("/admin/rentals/idempotencykey/").status_code == 200
+    for index in range(30):
+        key(f"more-{index}")
+    with django_assert_max_num_queries(len(one_row)):
+        assert admin_client.get("/admin/rentals/idempotencykey/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_shows_a_deactivated_customer_read_only_and_refuses_to_save_it(admin_client, customer):
+    from customers import services as customer_services
+
+    customer_services.customer_deactivate(customer_id=customer.id)
+    page = admin_client.get(f"/admin/customers/customer/{customer.id}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    saved = admin_client.post(f"/admin/customers/customer/{customer.id}/change/", {"_save": "Save"})
+    assert saved.status_code == 403
+    customer.refresh_from_db()
+    assert customer.status == "deactivated" and customer.email == ""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/admin/customers/customer/?status=%00",
+        "/admin/rentals/rental/?status__exact=%00",
+        "/admin/rentals/outboxmessage/?kind__exact=%00",
+        "/admin/rentals/idempotencykey/?state__exact=%00",
+    ],
+)
+def test_admin_list_filter_values_with_a_nul_are_refused_not_a_500(admin_client, customer, page):
+    rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
+    OutboxMessage.objects.create(reservation_id=rental.id)
+    IdempotencyKey.objects.create(key="k", fingerprint="f" * 64, rental=rental)
+    answer = admin_client.get(page)
+    assert answer.status_code == 302 and answer["Location"].endswith("?e=1")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("view", ["change", "history", "delete"])
+def test_admin_idempotency_key_page_with_a_nul_in_its_key_is_not_found_not_a_500(admin_client, view):
+    answer = admin_client.get(f"/admin/rentals/idempotencykey/bad%00key/{view}/")
+    assert answer.status_code in (302, 403, 404)

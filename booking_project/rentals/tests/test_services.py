@@ -1,4 +1,5 @@
 """Starting and ending rentals against a real inventory (gunicorn on its own database)."""
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -6,7 +7,7 @@ from datetime import timedelta
 import pytest
 import responses
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers import services as customer_services
@@ -160,3 +161,38 @@ def test_a_request_that_finds_its_rental_activated_by_the_sweep_answers_it(custo
     settled = services._rental_settle(rental_id=rental.id, outcome=services.ReserveOutcome.UNKNOWN)
     assert settled.status == RentalStatus.ACTIVE
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_start_that_meets_a_deactivation_in_flight_waits_for_it_and_is_refused(inventory_down, customer):
+    deactivating, finish = threading.Event(), threading.Event()
+    outcome: dict[str, Exception] = {}
+
+    def deactivate() -> None:
+        try:
+            with transaction.atomic():
+                customer_services.customer_deactivate(customer_id=customer.id)  # row locked until commit
+                deactivating.set()
+                finish.wait(10)
+        finally:
+            connection.close()
+
+    def start() -> None:
+        try:
+            services.rental_start(car_id=uuid.uuid4(), customer_id=customer.id)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    deactivator = threading.Thread(target=deactivate)
+    deactivator.start()
+    assert deactivating.wait(10)
+    starter = threading.Thread(target=start)
+    starter.start()
+    starter.join(0.5)
+    assert starter.is_alive()  # waiting on the customer's row, not deciding on what it read before
+    finish.set()
+    deactivator.join(10)
+    starter.join(10)
+    assert isinstance(outcome.get("error"), errors.RentalCustomerInactive)
+    assert not Rental.objects.exists()
