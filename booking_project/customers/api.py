@@ -1,7 +1,6 @@
 """HTTP endpoints of customers: thin — parse, call a service or selector, render."""
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -11,7 +10,7 @@ from rest_framework.response import Response
 from drivenow_servicekit.errors import problem_docs
 
 from . import selectors, services
-from .filters import CustomerFilter, StableOrderingFilter
+from .filters import CustomerFilter
 from .models import Customer
 from .permissions import IsStaff
 from .serializers import CustomerCreateInput, CustomerOutput, CustomerUpdateInput
@@ -54,7 +53,6 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     queryset = Customer.objects.all()  # for the schema's path parameter type; reads go through selectors
     serializer_class = CustomerOutput
     permission_classes = [IsStaff]
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = CustomerFilter
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["created_at", "id"]

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from drivenow_servicekit.fields import clean_text
 from rest_framework import serializers
 
 from .models import Customer
@@ -15,18 +15,6 @@ _LICENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,63}$")
 
 NAME_MAX_LENGTH = Customer._meta.get_field("name").max_length
 EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
-
-
-def clean_text(value: str, *, max_length: int) -> str:
-    value = unicodedata.normalize("NFC", value).strip()
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in value):
-        raise serializers.ValidationError("Control and invisible characters are not allowed.")
-    if not value:
-        raise serializers.ValidationError("This field may not be blank.")
-    # NFC can lengthen text (U+0958 becomes two code points): the column's limit applies to what is stored.
-    if len(value) > max_length:
-        raise serializers.ValidationError(f"Ensure this field has no more than {max_length} characters.")
-    return value
 
 
 def clean_email(value: str) -> str:

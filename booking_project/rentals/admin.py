@@ -9,7 +9,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from customers.admin import NulSafeAdmin
+from drivenow_servicekit.admin import NulSafeAdmin
 from customers.models import Customer
 from drivenow_servicekit.errors import DomainError
 

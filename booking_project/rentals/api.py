@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -11,7 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from customers.filters import StableOrderingFilter
 from customers.permissions import IsStaff
 from drivenow_servicekit.errors import problem_docs
 
@@ -82,7 +80,6 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     queryset = Rental.objects.all()  # for the schema's path parameter type; reads go through selectors
     serializer_class = RentalOutput
     permission_classes = [IsStaff]
-    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
     filterset_class = RentalFilter
     ordering_fields = ["created_at", "started_at", "ended_at", "expected_return_at"]
     ordering = ["-created_at", "id"]

@@ -1,6 +1,7 @@
 """Shapes of what the rental API reads and writes. Input parsing only; the rules live in services."""
 from __future__ import annotations
 
+from drivenow_servicekit.fields import UUIDStringField
 from rest_framework import serializers
 
 from .models import Rental
@@ -15,16 +16,6 @@ class RentalOutput(serializers.ModelSerializer):
             "id", "car_id", "customer_id", "status", "started_at", "expected_return_at", "ended_at", "failure_code"
         ]
         read_only_fields = fields
-
-
-class UUIDStringField(serializers.UUIDField):
-    """An id as API.md spells it: a UUID string. DRF's UUIDField also takes integers (and so booleans) as
-    UUID(int=…), which would turn `"car_id": true` into a request for car 00000000-…-000000000001."""
-
-    def to_internal_value(self, data: object) -> object:
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
 
 
 class RentalCreateInput(serializers.Serializer):

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from drivenow_servicekit.admin import NulSafeAdmin
 from drivenow_servicekit.errors import DomainError
 
 from . import services
@@ -52,7 +53,7 @@ class ReservationInline(admin.TabularInline):
 
 
 @admin.register(Car)
-class CarAdmin(admin.ModelAdmin):
+class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
     form = CarAdminForm
     list_display = ["model", "year", "plate", "status", "updated_at"]
     list_filter = ["status", "model", "year"]
@@ -110,7 +111,7 @@ class CarAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(NulSafeAdmin, admin.ModelAdmin):
     """Read-only history: holds are made and released by the booking service alone."""
 
     list_display = ["id", "car", "state", "period", "created_at"]

@@ -2,23 +2,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 
+from drivenow_servicekit.fields import UUIDStringField, clean_text
 from rest_framework import serializers
 
 from .models import YEAR_MIN, Car, CarStatus, Reservation
 
 _PLATE_CHARS = re.compile(r"^[A-Z0-9]{1,12}$")
-
-
-def _clean_text(value: str) -> str:
-    value = unicodedata.normalize("NFC", value).strip()
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in value):
-        raise serializers.ValidationError("Control and invisible characters are not allowed.")
-    if not value:
-        raise serializers.ValidationError("This field may not be blank.")
-    return value
 
 
 def _max_year() -> int:
@@ -34,7 +25,7 @@ class CarOutput(serializers.ModelSerializer):
 
 
 class CarCreateInput(serializers.Serializer):
-    id = serializers.UUIDField(required=False)
+    id = UUIDStringField(required=False)
     model = serializers.CharField(max_length=100)
     year = serializers.IntegerField(min_value=YEAR_MIN)
     status = serializers.ChoiceField(
@@ -43,7 +34,7 @@ class CarCreateInput(serializers.Serializer):
     plate = serializers.CharField(max_length=20, required=False, allow_null=True, allow_blank=True)
 
     def validate_model(self, value: str) -> str:
-        return _clean_text(value)
+        return clean_text(value, max_length=Car._meta.get_field("model").max_length)
 
     def validate_year(self, value: int) -> int:
         if value > _max_year():
@@ -88,5 +79,5 @@ class ReservationOutput(serializers.ModelSerializer):
 
 
 class ReservationCreateInput(serializers.Serializer):
-    id = serializers.UUIDField()
-    car_id = serializers.UUIDField()
+    id = UUIDStringField()
+    car_id = UUIDStringField()

@@ -100,3 +100,15 @@ def test_service_account_cannot_use_the_admin(service_user):
     client.force_login(service_user)
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("query", ["status__exact=%00", "q=%00", "model=%00", "year=%00"])
+def test_admin_list_with_nul_in_the_query_is_refused_not_a_500(browser, query):
+    CarFactory()
+    response = browser.get(f"/admin/fleet/car/?{query}")
+    assert response.status_code == 302 and "e=1" in response["Location"]
+
+
+def test_admin_change_page_with_nul_in_the_id_is_not_found(browser):
+    response = browser.get("/admin/fleet/car/abc%00/change/", follow=True)
+    assert response.status_code == 200 and "doesn’t exist" in response.content.decode()

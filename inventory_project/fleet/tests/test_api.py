@@ -234,3 +234,23 @@ def test_wrong_content_type_is_415(staff):
     response = staff.post("/api/v1/cars/", "model=X", content_type="text/plain")
     assert_problem(response, 415, "unsupported_media_type")
     assert Car.objects.count() == 0
+
+
+def test_pages_ordered_by_a_shared_value_neither_skip_nor_repeat(anon):
+    for _ in range(45):
+        CarFactory(year=2020)
+    seen = []
+    for offset in range(0, 45, 10):
+        page = anon.get(f"/api/v1/cars/?ordering=year&limit=10&offset={offset}").json()
+        seen += [car["id"] for car in page["results"]]
+    assert len(seen) == 45 and len(set(seen)) == 45
+
+
+@pytest.mark.parametrize("bad_id", [True, 12, 2**100, None])
+def test_reservation_ids_must_be_uuid_strings(service, car, bad_id):
+    body = {"id": bad_id, "car_id": str(car.id)}
+    assert "id" in assert_problem(service.post("/api/v1/reservations/", body, format="json"), 400, "invalid")["errors"]
+    body = {"id": str(uuid.uuid4()), "car_id": bad_id}
+    assert "car_id" in assert_problem(service.post("/api/v1/reservations/", body, format="json"), 400,
+                                      "invalid")["errors"]
+    assert Reservation.objects.count() == 0
