@@ -3,6 +3,7 @@
 # (headless) runs each scenario for a fixed time with a fixed number of clients and prints one line per scenario.
 #   ./deploy/loadtest/bench.sh                 # 16 clients, 30 s per scenario
 #   DN_BENCH_USERS=32 DN_BENCH_DURATION=60 DN_BENCH_CARS=20000 ./deploy/loadtest/bench.sh
+#   DN_BENCH_PROFILE="rent_return browse" ./deploy/loadtest/bench.sh   # + py-spy profiles of both services
 # Results (CSVs, logs, summary.json) stay in the work directory it prints.
 source "$(dirname "${BASH_SOURCE[0]}")/../local/lib.sh"
 
@@ -71,8 +72,17 @@ done
 export DN_INVENTORY_URL="http://127.0.0.1:$inventory_port" DN_BOOKING_URL="http://127.0.0.1:$booking_port"
 export DN_STAFF_TOKEN="$staff_token" DN_CAR_IDS_FILE="$work/cars.txt" DN_USERS="$users" DN_CONTENDED_CARS="$contended"
 declare -A classes=([ceiling]=CeilingUser [rent_return]=RentReturnUser [contention]=ContentionUser [browse]=BrowseUser)
+inventory_pid="${pids[0]}" booking_pid="${pids[1]}"
 for scenario in $scenarios; do
   dn_log "scenario $scenario: $users clients for ${duration}s"
+  if [ -n "${DN_BENCH_PROFILE:-}" ] && [[ " $DN_BENCH_PROFILE " == *" $scenario "* ]]; then
+    # Sampled profiles of every worker of both services while the scenario runs (collapsed stacks; flamegraph-ready).
+    for svc in inventory booking; do
+      pid_var="${svc}_pid"
+      py-spy record --subprocesses --nonblocking --rate 200 -d "$duration" --format raw \
+        -o "$work/$scenario-$svc.folded" -p "${!pid_var}" >"$work/$scenario-$svc.py-spy.log" 2>&1 &
+    done
+  fi
   DN_STATUS_FILE="$work/$scenario.status.json" python "$here/timed.py" "$work/$scenario.time" \
     locust -f "$here/locustfile.py" --headless --only-summary -u "$users" -r "$users" -t "${duration}s" \
     --stop-timeout 10 --csv "$work/$scenario" "${classes[$scenario]}" >"$work/$scenario.log" 2>&1 || true
