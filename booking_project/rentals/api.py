@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -117,8 +118,7 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk: str) -> Response:
-        rental_id = selectors.rental_get(rental_id=pk).id
-        return Response(RentalOutput(services.rental_end(rental_id=rental_id)).data)
+        return Response(RentalOutput(services.rental_end(rental_id=_rental_id(pk))).data)
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
@@ -127,6 +127,14 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if isinstance(exc, errors.ReplayedProblem):
             response[REPLAYED_HEADER] = "true"
         return response
+
+
+def _rental_id(value: str) -> UUID:
+    """A path id that is no UUID names no rental: 404, like an unknown one (no query needed to say so)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise errors.RentalNotFound() from None
 
 
 def _replay(stored: StoredResponse) -> Response:

@@ -82,7 +82,7 @@ def rental_start(
     )
     if isinstance(opened, StoredResponse):
         return opened
-    rental = _rental_settle(rental_id=opened.id, outcome=_reserve(opened))
+    rental = _rental_settle(rental_id=opened.id, outcome=_reserve(opened), keyed=idempotency is not None)
     _raise_if_failed(rental)
     return rental
 
@@ -131,7 +131,7 @@ def _reserve(rental: Rental) -> ReserveOutcome:
 
 
 @transaction.atomic
-def _rental_settle(*, rental_id: UUID, outcome: ReserveOutcome) -> Rental:
+def _rental_settle(*, rental_id: UUID, outcome: ReserveOutcome, keyed: bool = True) -> Rental:
     """Step 3: record what inventory said. Locks the rental; the sweep may have settled it meanwhile."""
     rental = Rental.objects.select_for_update().get(id=rental_id)
     if rental.status != RentalStatus.PENDING:
@@ -141,27 +141,31 @@ def _rental_settle(*, rental_id: UUID, outcome: ReserveOutcome) -> Rental:
             outbox_enqueue_release(reservation_id=rental.id)
         return rental
     if outcome == ReserveOutcome.HELD:
-        _mark_active(rental)
+        _mark_active(rental, keyed=keyed)
     else:
-        _mark_failed(rental, _FAILURE_OF[outcome], release=outcome == ReserveOutcome.UNKNOWN)
+        _mark_failed(rental, _FAILURE_OF[outcome], release=outcome == ReserveOutcome.UNKNOWN, keyed=keyed)
     return rental
 
 
-def _mark_active(rental: Rental) -> None:
+def _mark_active(rental: Rental, *, keyed: bool) -> None:
+    """`keyed`: the start request may have an Idempotency-Key whose answer is stored now (unknown to the sweep:
+    it says True). A request without one skips rendering and storing an answer nobody will ask for."""
     rental.status = RentalStatus.ACTIVE
     rental.started_at = timezone.now()
     rental.save(update_fields=["status", "started_at", "updated_at"])
-    idempotency_record(rental_id=rental.id, response=_start_answer(rental))
+    if keyed:
+        idempotency_record(rental_id=rental.id, response=_start_answer(rental))
     transaction.on_commit(metrics.rental_started)
 
 
-def _mark_failed(rental: Rental, failure: FailureCode, *, release: bool) -> None:
+def _mark_failed(rental: Rental, failure: FailureCode, *, release: bool, keyed: bool) -> None:
     rental.status = RentalStatus.FAILED
     rental.failure_code = failure
     rental.save(update_fields=["status", "failure_code", "updated_at"])
     if release:
         outbox_enqueue_release(reservation_id=rental.id)
-    idempotency_record(rental_id=rental.id, response=_start_answer(rental))
+    if keyed:
+        idempotency_record(rental_id=rental.id, response=_start_answer(rental))
     transaction.on_commit(lambda: metrics.rental_failed(failure))
 
 
@@ -254,9 +258,9 @@ def _rental_settle_swept(*, rental_id: UUID, held: bool) -> str:
     if rental.status != RentalStatus.PENDING:
         return rental.status  # its own request settled it meanwhile
     if held:
-        _mark_active(rental)
+        _mark_active(rental, keyed=True)
         log.info("sweep: rental %s was held in inventory; now active", rental_id)
     else:
-        _mark_failed(rental, FailureCode.ABANDONED, release=True)
+        _mark_failed(rental, FailureCode.ABANDONED, release=True, keyed=True)
         log.info("sweep: rental %s had no hold in inventory; failed (abandoned)", rental_id)
     return rental.status

@@ -96,9 +96,12 @@ def reservation_create(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservati
     try:
         with transaction.atomic():
             car = Car.objects.select_for_update().filter(id=car_id).first()
-            existing = Reservation.objects.filter(id=reservation_id).first()
-            if existing is not None:
-                return _replay(existing, car_id), False
+            if car is None or car.status != CarStatus.AVAILABLE:
+                # Only now can this be a replay (the car is rented, by this very id?); on the happy path a
+                # duplicate id is caught by the primary key below, which saves a query per reservation.
+                existing = Reservation.objects.filter(id=reservation_id).first()
+                if existing is not None:
+                    return _replay(existing, car_id), False
             if car is None:
                 metrics.reservation_outcome("car_not_found")
                 raise errors.ReservedCarNotFound()

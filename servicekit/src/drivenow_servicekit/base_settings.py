@@ -114,9 +114,12 @@ STORAGES = {
 # 1 MiB of JSON is far more than any car or reservation body; larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+# A verified API token is remembered per process this long (see drivenow_servicekit.auth); 0 = look it up every time.
+DRIVENOW_TOKEN_CACHE_SECONDS = env_int("DJANGO_TOKEN_CACHE_SECONDS", 30)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "drivenow_servicekit.auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

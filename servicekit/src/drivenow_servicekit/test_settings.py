@@ -8,6 +8,8 @@ def apply(namespace: dict[str, Any]) -> None:
     """Called from a service's `test.py` with `globals()` after it star-imported its base."""
     namespace["SECRET_KEY"] = env("DJANGO_SECRET_KEY", "test-insecure-key-0123456789abcdef0123456789abcdef")
     namespace["DEBUG"] = False
+    # Tests delete tokens and deactivate users between requests; the cache has its own test.
+    namespace["DRIVENOW_TOKEN_CACHE_SECONDS"] = 0
     namespace["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for database in namespace["DATABASES"].values():
         database["OPTIONS"].pop("pool", None)

@@ -1,0 +1,64 @@
+"""The hot path's query budget: POST /rentals/ and POST /rentals/{id}/end/ must not grow unnoticed.
+
+Counted as in production: a warm token cache (front-desk tokens are used all day long)."""
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from drivenow_servicekit.auth import token_cache
+
+pytestmark = pytest.mark.django_db(transaction=True)
+_STATEMENT = re.compile(r'^(\w+)\s+(?:.*?(?:FROM|INTO)\s+)?"(\w+)"', re.S)
+
+
+def _label(sql: str) -> str:
+    if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
+        return sql.split(" ", 1)[0]
+    match = _STATEMENT.match(sql)
+    return f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0]  # BEGIN, COMMIT, NOTIFY
+
+
+def _statements(call):
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    return response, [_label(q["sql"]) for q in queries.captured_queries]
+
+
+@pytest.fixture
+def warm_staff(settings, staff):
+    settings.DRIVENOW_TOKEN_CACHE_SECONDS = 30
+    token_cache.clear()
+    assert staff.get("/api/v1/rentals/?limit=1").status_code == 200
+    yield staff
+    token_cache.clear()
+
+
+def test_start_and_end_stay_within_their_statement_budget(warm_staff, customer, inventory):
+    car_id = inventory.make_car()
+    response, statements = _statements(lambda: warm_staff.post(
+        "/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json"))
+    assert response.status_code == 201, response.content
+    assert statements == [
+        "BEGIN", "SELECT customers_customer", "INSERT rentals_rental", "COMMIT",  # pending, before inventory
+        "BEGIN", "SELECT rentals_rental", "UPDATE rentals_rental", "COMMIT",  # active, after inventory
+    ]
+
+    response, statements = _statements(lambda: warm_staff.post(f"/api/v1/rentals/{response.json()['id']}/end/"))
+    assert response.status_code == 200
+    assert statements == [
+        "BEGIN", "SELECT rentals_rental", "UPDATE rentals_rental", "INSERT rentals_outboxmessage", "NOTIFY", "COMMIT",
+    ]
+
+
+def test_a_keyed_start_adds_only_the_key_claim_and_its_answer(warm_staff, customer, inventory):
+    car_id = inventory.make_car()
+    response, statements = _statements(lambda: warm_staff.post(
+        "/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json",
+        HTTP_IDEMPOTENCY_KEY="budget-key"))
+    assert response.status_code == 201, response.content
+    assert statements == [
+        "BEGIN", "DELETE rentals_idempotencykey", "SAVEPOINT", "INSERT rentals_idempotencykey", "RELEASE",
+        "SELECT customers_customer", "INSERT rentals_rental", "COMMIT",
+        "BEGIN", "SELECT rentals_rental", "UPDATE rentals_rental", "UPDATE rentals_idempotencykey", "COMMIT",
+    ]

@@ -1,0 +1,64 @@
+"""The hot path's query budget: taking and releasing a car must not grow unnoticed.
+
+Counted as the load test runs them: a warm token cache (the booking service's token is used all day long)."""
+import re
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from drivenow_servicekit.auth import token_cache
+
+from fleet.tests.factories import CarFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def warm_service(settings, service):
+    settings.DRIVENOW_TOKEN_CACHE_SECONDS = 30
+    token_cache.clear()
+    assert service.get(f"/api/v1/reservations/{uuid.uuid4()}/").status_code == 404  # caches token and permissions
+    yield service
+    token_cache.clear()
+
+
+_STATEMENT = re.compile(r'^(\w+)\s+(?:.*?(?:FROM|INTO)\s+)?"(\w+)"', re.S)
+
+
+def _label(sql: str) -> str:
+    """'SELECT fleet_car', 'INSERT fleet_reservation', … — what a statement does to which table."""
+    match = _STATEMENT.match(sql)
+    return f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0]
+
+
+def _statements(call) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    return response.status_code, [_label(q["sql"]) for q in queries.captured_queries]
+
+
+def test_post_reservation_takes_three_statements_in_one_transaction(warm_service):
+    car = CarFactory()
+    status, statements = _statements(lambda: warm_service.post(
+        "/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)}, format="json"))
+    assert status == 201
+    # lock the car, insert the hold, mark the car rented
+    assert statements == ["BEGIN", "SELECT fleet_car", "INSERT fleet_reservation", "UPDATE fleet_car", "COMMIT"]
+
+
+def test_release_takes_three_statements_in_one_transaction(warm_service):
+    car = CarFactory()
+    rid = str(uuid.uuid4())
+    warm_service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json")
+    status, statements = _statements(lambda: warm_service.post(f"/api/v1/reservations/{rid}/release/"))
+    assert status == 200
+    assert statements == ["BEGIN", "SELECT fleet_reservation", "UPDATE fleet_reservation", "UPDATE fleet_car", "COMMIT"]
+
+
+def test_car_list_takes_two_statements_whatever_the_page_size(anon):
+    for _ in range(30):
+        CarFactory()
+    for limit in (1, 30):
+        status, statements = _statements(lambda: anon.get(f"/api/v1/cars/?status=available&limit={limit}"))
+        assert status == 200 and statements == ["SELECT fleet_car", "SELECT fleet_car"]  # count, page
