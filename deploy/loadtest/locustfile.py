@@ -58,6 +58,8 @@ class _Customer(FastHttpUser):
         body = {"name": f"Load Tester {n}", "email": f"load-{uuid.uuid4().hex[:12]}@example.com"}
         with self.client.post(f"{BOOKING}/api/v1/customers/", json=body, headers=AUTH, name="setup customer",
                               catch_response=True) as response:
+            if response.status_code != 201:
+                raise RuntimeError(f"could not create the load tester's customer: {response.status_code} {response.text}")
             self.customer_id = response.json()["id"]
 
     def rent_and_return(self, car_id: str, *, expect_conflicts: bool) -> None:
