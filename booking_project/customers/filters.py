@@ -1,12 +1,13 @@
 """Query filters of the customer list: status, and email (exact, any case)."""
 import django_filters
+from drivenow_servicekit.filters import TextFilter
 
 from .models import Customer, CustomerStatus
 
 
 class CustomerFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=CustomerStatus.choices)
-    email = django_filters.CharFilter(lookup_expr="iexact", max_length=254)
+    email = TextFilter(lookup_expr="iexact")
 
     class Meta:
         model = Customer

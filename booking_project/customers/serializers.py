@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import re
 
-from drivenow_servicekit.fields import clean_text
+from drf_spectacular.utils import extend_schema_field
+from drivenow_servicekit.fields import FullMatchValidator, PlainTextField, StrictCharField, StrictEmailField
 from rest_framework import serializers
 
 from .models import Customer
 from .services import email_normalise
 
-_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,31}$")
-_LICENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,63}$")
+# Checked as sent (the schema's patterns); stored trimmed.
+PHONE_INPUT = FullMatchValidator(
+    r"^\+?[0-9][0-9 ().\-]{2,31}$",
+    "A phone number is digits, spaces, dashes, dots and brackets, with an optional leading +.",
+)
+LICENCE_INPUT = FullMatchValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,63}$", "A licence number is letters, digits, spaces, dots, slashes and dashes."
+)
 
 
 NAME_MAX_LENGTH = Customer._meta.get_field("name").max_length
@@ -24,7 +31,14 @@ def clean_email(value: str) -> str:
     return value
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "email"}, {"maxLength": 0}]})
+class _CustomerEmailOutput(serializers.CharField):
+    """An email address, or "" once the customer is deactivated (anonymised)."""
+
+
 class CustomerOutput(serializers.ModelSerializer):
+    email = _CustomerEmailOutput(read_only=True)
+
     class Meta:
         model = Customer
         fields = [
@@ -34,39 +48,30 @@ class CustomerOutput(serializers.ModelSerializer):
 
 
 class CustomerCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    driver_licence = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-
-    def validate_name(self, value: str) -> str:
-        return clean_text(value, max_length=NAME_MAX_LENGTH)
+    name = PlainTextField(max_length=NAME_MAX_LENGTH)
+    email = StrictEmailField(max_length=EMAIL_MAX_LENGTH)
+    phone = StrictCharField(max_length=32, required=False, allow_blank=True, default="", validators=[PHONE_INPUT])
+    driver_licence = StrictCharField(
+        max_length=64, required=False, allow_blank=True, default="", validators=[LICENCE_INPUT]
+    )
 
     def validate_email(self, value: str) -> str:
         return clean_email(value)
 
     def validate_phone(self, value: str) -> str:
-        value = value.strip()
-        if value and not _PHONE.match(value):
-            raise serializers.ValidationError(
-                "A phone number is digits, spaces, dashes, dots and brackets, with an optional leading +."
-            )
-        return value
+        return value.strip()
 
     def validate_driver_licence(self, value: str) -> str:
-        value = value.strip()
-        if value and not _LICENCE.match(value):
-            raise serializers.ValidationError("A licence number is letters, digits, spaces, dots, slashes and dashes.")
-        return value
+        return value.strip()
 
 
 class CustomerUpdateInput(CustomerCreateInput):
     """PATCH: any subset of the writable fields."""
 
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False)
-    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    driver_licence = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    name = PlainTextField(max_length=NAME_MAX_LENGTH, required=False)
+    email = StrictEmailField(max_length=EMAIL_MAX_LENGTH, required=False)
+    phone = StrictCharField(max_length=32, required=False, allow_blank=True, validators=[PHONE_INPUT])
+    driver_licence = StrictCharField(max_length=64, required=False, allow_blank=True, validators=[LICENCE_INPUT])
 
     def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
         fixed = {"id", "status", "created_at", "updated_at", "deactivated_at"}

@@ -34,6 +34,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
+    pattern=_IDEMPOTENCY_KEY.pattern,
     description=(
         "Makes the request safe to retry (1–255 visible ASCII characters, kept 24 h). The same key with the same "
         "body answers the first response again (status and body, with `Idempotent-Replayed: true`); with another "

@@ -1,13 +1,14 @@
 """Query filters of the rental list (API.md): status, car_id, customer_id."""
 import django_filters
+from drivenow_servicekit.filters import UUIDFilter
 
 from .models import Rental, RentalStatus
 
 
 class RentalFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=RentalStatus.choices)
-    car_id = django_filters.UUIDFilter()
-    customer_id = django_filters.UUIDFilter(field_name="customer_id")
+    car_id = UUIDFilter()
+    customer_id = UUIDFilter(field_name="customer_id")
 
     class Meta:
         model = Rental

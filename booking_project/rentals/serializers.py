@@ -1,7 +1,7 @@
 """Shapes of what the rental API reads and writes. Input parsing only; the rules live in services."""
 from __future__ import annotations
 
-from drivenow_servicekit.fields import UUIDStringField
+from drivenow_servicekit.fields import StrictDateTimeField, UUIDStringField
 from rest_framework import serializers
 
 from .models import Rental
@@ -21,7 +21,7 @@ class RentalOutput(serializers.ModelSerializer):
 class RentalCreateInput(serializers.Serializer):
     car_id = UUIDStringField()
     customer_id = UUIDStringField()
-    expected_return_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expected_return_at = StrictDateTimeField(required=False, allow_null=True, default=None)
 
 
 def rental_create_canonical(validated: dict) -> dict:  # type: ignore[type-arg]

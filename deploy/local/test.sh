@@ -43,6 +43,8 @@ run "inventory" inventory_project pytest "$@"
 run "contracts" contracts pytest "$@"
 run "booking" booking_project pytest "$@"
 run "deploy" deploy/tests pytest "$@"
+# Known vulnerabilities in the pinned requirements; says NOT AUDITED (and passes) when no advisory source answers.
+run "pip-audit" . python deploy/local/audit_requirements.py
 
 if [ "${#failed[@]}" -gt 0 ]; then
   dn_log "FAILED: ${failed[*]}"

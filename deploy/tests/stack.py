@@ -151,8 +151,9 @@ class Stack:
 
 
 @contextmanager
-def local_stack(name: str, nginx: str) -> Iterator[Stack]:
-    """Inventory ×2 and booking ×2 (+ the relay) on fresh databases `deploy_<name>_*`, nginx in front."""
+def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Inventory ×2 and booking ×2 (+ the relay) on fresh databases `deploy_<name>_*`, nginx in front.
+    `booking_env` is added to booking's and the relay's environment."""
     log_dir = Path(os.environ.get("DN_TEST_LOG_DIR") or tempfile.mkdtemp(prefix=f"drivenow-{name}-logs-"))
     with ExitStack() as stack:
         # Ports of the gateway first: booking is told where inventory's internal listener will be.
@@ -175,6 +176,7 @@ def local_stack(name: str, nginx: str) -> Iterator[Stack]:
                 "BOOKING_INVENTORY_URL": gateway.internal_url,
                 "BOOKING_INVENTORY_TOKEN": SERVICE_TOKEN,
                 "BOOKING_OUTBOX_POLL_INTERVAL": "0.2",
+                **(booking_env or {}),
             }
             booking_a = stack.enter_context(
                 live_service("booking", db_name=f"deploy_{name}_booking", env=booking_env, log_dir=log_dir)

@@ -4,8 +4,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from django.core.validators import RegexValidator
-from drivenow_servicekit.fields import PlainTextField, StrictCharField, StrictIntegerField, UUIDStringField
+from drivenow_servicekit.fields import (
+    FullMatchValidator,
+    PlainTextField,
+    StrictCharField,
+    StrictIntegerField,
+    UUIDStringField,
+)
 from rest_framework import serializers
 
 from .models import YEAR_MIN, Car, CarStatus, Reservation
@@ -13,7 +18,7 @@ from .models import YEAR_MIN, Car, CarStatus, Reservation
 _PLATE_CHARS = re.compile(r"^[A-Z0-9]{1,12}$")
 # A plate as typed: blank (no plate), or 1–12 letters and digits with spaces, dashes, dots between (the schema's
 # pattern; the service normalises it to "AB12CD").
-PLATE_INPUT = RegexValidator(r"^(?: *|[ .·-]*(?:[A-Za-z0-9][ .·-]*){1,12})$", "A plate is 1–12 letters A–Z and "
+PLATE_INPUT = FullMatchValidator(r"^(?: *|[ .·-]*(?:[A-Za-z0-9][ .·-]*){1,12})$", "A plate is 1–12 letters A–Z and "
                              "digits (spaces, dots and dashes between them are ignored).")
 
 

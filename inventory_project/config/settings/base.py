@@ -23,3 +23,5 @@ SPECTACULAR_SETTINGS = {
 }
 
 DRIVENOW_METRICS_COLLECTORS = ["fleet.metrics.cars_by_status"]
+# Booking's account: throttled in its own scope (DJANGO_THROTTLE_SERVICE, off by default), never as a person.
+DRIVENOW_SERVICE_PERMISSIONS = ["fleet.manage_reservations"]

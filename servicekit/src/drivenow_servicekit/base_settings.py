@@ -6,9 +6,10 @@ SPECTACULAR_SETTINGS and its own knobs.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
-from .settings import env, env_bool, env_int, env_list
+from .settings import env, env_bool, env_int, env_list, env_rate
 
 # prometheus_client writes per-process files there as soon as a metric is created: a management command (migrate,
 # the relay) must not crash because the directory it was given does not exist yet.
@@ -35,6 +36,8 @@ DJANGO_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # Admin (and API browser) login: failed attempts counted per username and address, locked out for a while.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +53,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "drivenow_servicekit.errors.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out username/address before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
@@ -78,7 +87,15 @@ def database(prefix: str, default_name: str) -> dict[str, Any]:
     pool_max = env_int(f"{prefix}_DB_POOL_MAX", 8)
     options: dict[str, Any] = {"connect_timeout": env_int(f"{prefix}_DB_CONNECT_TIMEOUT", 3)}
     if pool_max > 0:
-        options["pool"] = {"min_size": 1, "max_size": pool_max, "timeout": env_int(f"{prefix}_DB_POOL_TIMEOUT", 5)}
+        options["pool"] = {
+            "min_size": 1,
+            "max_size": pool_max,
+            "timeout": env_int(f"{prefix}_DB_POOL_TIMEOUT", 5),
+            # While the database is away the pool retries with exponential backoff (1, 2, 4, … s) for this long,
+            # then starts again from 1 s: it finds the database at most a few seconds after it is back (psycopg's
+            # default, 300 s, lets the gap between attempts grow to minutes).
+            "reconnect_timeout": env_int(f"{prefix}_DB_POOL_RECONNECT_TIMEOUT", 10),
+        }
     return {
         "ENGINE": "django_prometheus.db.backends.postgresql",
         "NAME": env(f"{prefix}_DB_NAME", default_name),
@@ -117,17 +134,31 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # A verified API token is remembered per process this long (see drivenow_servicekit.auth); 0 = look it up every time.
 DRIVENOW_TOKEN_CACHE_SECONDS = env_int("DJANGO_TOKEN_CACHE_SECONDS", 30)
 
+# Caches: `default` and the throttle counters are per-process memory (no shared cache server to run); see
+# drivenow_servicekit.security for what that means for the rates.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drivenow-default"},
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "drivenow-throttle"},
+}
+
+# Requests per client and period, per process: "<n>/<s|min|hour|day>", or "off". Service accounts (settings
+# DRIVENOW_SERVICE_PERMISSIONS, e.g. booking's account in inventory) are not throttled unless given a rate.
+THROTTLE_RATES = {
+    "anon": env_rate("DJANGO_THROTTLE_ANON", "60/min"),
+    "user": env_rate("DJANGO_THROTTLE_USER", "600/min"),
+    "service": env_rate("DJANGO_THROTTLE_SERVICE", "off"),
+}
+DRIVENOW_SERVICE_PERMISSIONS: list[str] = []
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "drivenow_servicekit.auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "drivenow_servicekit.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (API.md): form bodies follow HTML-form rules the schema cannot describe ("" means "not sent",
+    # every value a string) and are what a cross-site form can post. The browsable API posts raw JSON.
+    "DEFAULT_PARSER_CLASSES": ["drivenow_servicekit.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -138,10 +169,29 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "drivenow_servicekit.filters.StableOrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drivenow_servicekit.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drivenow_servicekit.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "drivenow_servicekit.security.AnonRateThrottle",
+        "drivenow_servicekit.security.UserRateThrottle",
+        "drivenow_servicekit.security.ServiceRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    # The gateway (or the ingress) appends the caller's address to X-Forwarded-For: the last entry is the one to
+    # trust. Without a proxy in front, a caller could forge it: the instance ports are not public.
+    "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 1),
 }
+
+# Admin login lockout (django-axes): AXES_FAILURE_LIMIT failures for one username from one address lock that
+# pair out for the cool-off; a success resets the count. Per pair, so nobody can lock a colleague out from afar.
+AXES_FAILURE_LIMIT = env_int("DJANGO_ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DJANGO_ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "drivenow_servicekit.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "drivenow_servicekit.security.admin_lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not the problem; failures are recorded
 
 LOG_FORMAT = env("DJANGO_LOG_FORMAT", "text")
 LOGGING = {
@@ -175,4 +225,9 @@ SPECTACULAR_DEFAULTS: dict[str, Any] = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every 4xx/5xx documented as problem+json, with the answers any endpoint can give (401, 406, 429, 503, …).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "drivenow_servicekit.openapi.document_problems",
+    ],
 }

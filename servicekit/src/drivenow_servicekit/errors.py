@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from drivenow_contracts import ErrorCode
 from rest_framework import exceptions, serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -36,11 +37,12 @@ class DomainError(Exception):
 def problem(
     status: int, code: str, detail: str, *, errors: dict[str, list[str]] | None = None, instance: str | None = None
 ) -> dict[str, Any]:
+    code = str(code)  # a plain str: an ErrorCode (StrEnum) would crash the YAML renderer of /schema
     body: dict[str, Any] = {
         "type": f"urn:drivenow:problem:{code}",
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": str(detail),
         "code": code,
     }
     if instance:
@@ -84,8 +86,14 @@ _DRF_CODES: dict[type[exceptions.APIException], ErrorCode] = {
 
 
 def _render(response: Response, context: dict[str, Any]) -> Response:
+    """problem+json, whatever the view renders (the schema view's YAML included); the browsable API's HTML pages
+    keep showing errors as pages."""
     request = context.get("request")
     renderer = getattr(request, "accepted_renderer", None)
+    if renderer is not None and getattr(renderer, "format", "json") not in ("json", "api"):
+        request.accepted_renderer = JSONRenderer()  # type: ignore[union-attr]
+        request.accepted_media_type = PROBLEM_CONTENT_TYPE  # type: ignore[union-attr]
+        renderer = request.accepted_renderer  # type: ignore[union-attr]
     if renderer is None or getattr(renderer, "format", "json") == "json":
         response.content_type = PROBLEM_CONTENT_TYPE
     return response

@@ -1,16 +1,50 @@
-"""Input fields and cleaners every DriveNow API uses, so hostile text and ids are refused the same way."""
+"""Input fields and cleaners every DriveNow API uses, so hostile text and ids are refused the same way.
+
+Each field accepts exactly what the OpenAPI document says it accepts, no more: the contract fuzzing
+(schemathesis' negative_data_rejection / positive_data_acceptance checks) holds the services to that. DRF's own
+fields are lenient in ways the schema cannot show — a CharField takes 12 for "12", an IntegerField takes "2020",
+a UUIDField takes 32 bare hex digits or `urn:uuid:…`, a DateTimeField takes a date without a time or offset.
+"""
 from __future__ import annotations
 
+import re
 import unicodedata
+import uuid
+from collections.abc import Callable
+from typing import Any
 
+from django.core.validators import MaxValueValidator, RegexValidator
 from rest_framework import serializers
+
+# Documented as the `format` of free-text fields; the fuzz tests teach schemathesis to generate it.
+PLAIN_TEXT_FORMAT = "plain-text"
+PLAIN_TEXT_DESCRIPTION = (
+    "Printable text: no control or invisible characters (Unicode categories Cc, Cf, Cs, Co, Cn), not blank; "
+    "stored NFC-normalised and trimmed."
+)
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# RFC 3339 (API.md: "timestamps ISO 8601 with offset").
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})$")
+
+
+class FullMatchValidator(RegexValidator):
+    """A RegexValidator whose `^…$` means the whole value, as in the schema's (ECMAScript) pattern. Python's `$`
+    also matches before a trailing newline, so Django's RegexValidator lets "+44 20\n" through `^[0-9 +]+$`."""
+
+    def __call__(self, value: object) -> None:
+        if not isinstance(value, str) or not self.regex.fullmatch(value):
+            raise serializers.ValidationError(self.message, code=self.code)
 
 
 def clean_text(value: str, *, max_length: int) -> str:
-    """NFC-normalised, trimmed, non-blank text with no control or invisible characters, within the column."""
-    value = unicodedata.normalize("NFC", value).strip()
+    """NFC-normalised, trimmed, non-blank text with no control or invisible characters, within the column.
+
+    Control characters are refused wherever they are, ends included: str.strip() would quietly drop a trailing
+    NEL (U+0085) or file separator (U+001C) and store something else than what was sent."""
+    value = unicodedata.normalize("NFC", value)
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in value):
         raise serializers.ValidationError("Control and invisible characters are not allowed.")
+    value = value.strip()
     if not value:
         raise serializers.ValidationError("This field may not be blank.")
     # NFC can lengthen text (U+0958 becomes two code points): the column's limit applies to what is stored.
@@ -19,11 +53,89 @@ def clean_text(value: str, *, max_length: int) -> str:
     return value
 
 
-class UUIDStringField(serializers.UUIDField):
-    """An id as API.md spells it: a UUID string. DRF's UUIDField also takes integers (and so booleans) as
-    UUID(int=…), which would turn `"car_id": true` into a request for car 00000000-…-000000000001."""
+class StringOnlyMixin:
+    """JSON strings only: DRF's CharField would take the number 12 as "12"."""
 
     def to_internal_value(self, data: object) -> object:
         if not isinstance(data, str):
+            self.fail("invalid")  # type: ignore[attr-defined]
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictCharField(StringOnlyMixin, serializers.CharField):
+    """A CharField that takes strings only and, by default, checks what was sent (no silent trimming)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+class StrictEmailField(StringOnlyMixin, serializers.EmailField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+class PlainTextField(StringOnlyMixin, serializers.CharField):
+    """Free text (a car model, a person's name): at most `max_length` characters as sent, then `clean_text`.
+    Documented as `format: plain-text` (see PLAIN_TEXT_DESCRIPTION)."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(max_length=max_length, **kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        value = str(super().to_internal_value(data))
+        assert self.max_length is not None
+        if len(value) > self.max_length:  # as sent, before trimming: the schema's maxLength
+            self.fail("max_length", max_length=self.max_length)
+        return clean_text(value, max_length=self.max_length)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: not "2020", not true. `max_value` may be a callable (a bound that moves with the date),
+    read when validating and when the schema is made."""
+
+    def __init__(self, *, max_value: int | Callable[[], int] | None = None, **kwargs: Any) -> None:
+        self._upper = max_value
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, MaxValueValidator)]
+
+    @property  # type: ignore[override]
+    def max_value(self) -> int | None:
+        upper = getattr(self, "_upper", None)
+        return upper() if callable(upper) else upper
+
+    @max_value.setter
+    def max_value(self, value: int | None) -> None:  # DRF's __init__ assigns it; the bound given here wins
+        pass
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        value = int(super().to_internal_value(data))
+        upper = self.max_value
+        if upper is not None and value > upper:
+            self.fail("max_value", max_value=upper)
+        return value
+
+
+class UUIDStringField(serializers.UUIDField):
+    """An id as API.md spells it: a UUID string in its usual 8-4-4-4-12 form. DRF's UUIDField also takes integers
+    (and so booleans) as UUID(int=…), which would turn `"car_id": true` into a request for car
+    00000000-…-000000000001, and bare hex or `urn:uuid:` spellings the schema's `format: uuid` does not allow."""
+
+    def to_internal_value(self, data: object) -> uuid.UUID:
+        if not isinstance(data, str) or not _UUID.match(data):
             self.fail("invalid", value=data)
-        return super().to_internal_value(data)
+        return uuid.UUID(data)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An RFC 3339 timestamp with its offset (`2030-01-01T10:00:00+01:00`); DRF would also take a bare date or a
+    time without an offset and guess the zone."""
+
+    def to_internal_value(self, value: object) -> Any:
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.uuuuuu]±hh:mm (or Z)")
+        return super().to_internal_value(value)

@@ -1,19 +1,99 @@
-"""List ordering that pages cleanly: the default `?ordering=` backend of every DriveNow list."""
+"""List ordering that pages cleanly and says no to what it cannot do: the `?ordering=` backend of every DriveNow list."""
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class StableOrderingFilter(filters.OrderingFilter):
     """`?ordering=` with the primary key as the last tie-breaker. Sorting by a value many rows share (a null
     `started_at`, a common model or year) leaves PostgreSQL free to order the ties differently for each
-    LIMIT/OFFSET, so pages would skip some rows and repeat others."""
+    LIMIT/OFFSET, so pages would skip some rows and repeat others.
+
+    A field that cannot be ordered by is a 400 `invalid` (DRF would silently ignore it and the client would page
+    through an order it did not ask for); the schema lists the accepted values as a pattern."""
+
+    def _valid_names(self, queryset: QuerySet | None, view: APIView, request: Request | None) -> list[str]:  # type: ignore[type-arg]
+        return [item[0] for item in self.get_valid_fields(queryset, view, {"request": request})]
+
+    def remove_invalid_fields(self, queryset: QuerySet, fields: list[str], view: APIView, request: Request) -> list[str]:  # type: ignore[type-arg]
+        valid = set(self._valid_names(queryset, view, request))
+        invalid = [term for term in fields if term.removeprefix("-") not in valid]
+        if invalid:
+            raise ValidationError(
+                {self.ordering_param: [f"Cannot order by {', '.join(repr(t) for t in invalid)}; use one of: "
+                                       f"{', '.join(sorted(valid))} (prefix '-' for descending)."]}
+            )
+        return fields
 
     def get_ordering(self, request: Request, queryset: QuerySet, view: APIView) -> list[str]:  # type: ignore[type-arg]
-        ordering = list(super().get_ordering(request, queryset, view) or [])
+        params = request.query_params.get(self.ordering_param)
+        if params:  # as sent: " year" is no field name (DRF would strip it)
+            ordering = self.remove_invalid_fields(queryset, params.split(","), view, request)
+        else:
+            ordering = list(self.get_default_ordering(view) or [])
         if not {"pk", "-pk", "id", "-id"} & set(ordering):
             ordering.append("id")
         return ordering
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        names = sorted(self._valid_names(None, view, None))
+        term = "-?(?:" + "|".join(re.escape(name) for name in names) + ")"
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": f"Comma-separated fields to order by, '-' for descending: {', '.join(names)}.",
+                "schema": {"type": "string", "pattern": f"^(?:{term}(?:,{term})*)?$"},
+            }
+        ]
+
+
+class _IntegerFormField(forms.IntegerField):
+    """An integer as a query string spells it: optional '-', digits; not '2020.0' or ' 2020'."""
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not _INTEGER.match(value):
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
+        return int(value)
+
+
+class _UUIDFormField(forms.UUIDField):
+    """A UUID in its usual 8-4-4-4-12 form only (the schema's `format: uuid`)."""
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not _UUID.match(value):
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = _IntegerFormField
+
+
+class UUIDFilter(django_filters.UUIDFilter):
+    field_class = _UUIDFormField
+
+
+@extend_schema_field({"type": "string", "pattern": "^[^\\x00]*$"})
+class TextFilter(django_filters.CharFilter):
+    """A text query value. PostgreSQL text cannot hold NUL, so one is a 400 (Django's form field says so), and
+    the schema says it too."""

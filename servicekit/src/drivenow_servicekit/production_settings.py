@@ -2,7 +2,7 @@
 JSON logs. A service's `production.py` star-imports its base, then this."""
 from django.core.exceptions import ImproperlyConfigured
 
-from .base_settings import LOGGING
+from .base_settings import LOGGING, MIDDLEWARE
 from .settings import env, env_bool, env_int
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", "") or ""
@@ -24,5 +24,12 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", True)
 CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", True)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy on every answer, next to SecurityMiddleware's headers.
+if "drivenow_servicekit.security.ContentSecurityPolicyMiddleware" not in MIDDLEWARE:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "drivenow_servicekit.security.ContentSecurityPolicyMiddleware",
+    )
 
 LOGGING["handlers"]["console"]["formatter"] = env("DJANGO_LOG_FORMAT", "json")

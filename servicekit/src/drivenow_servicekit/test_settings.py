@@ -10,6 +10,12 @@ def apply(namespace: dict[str, Any]) -> None:
     namespace["DEBUG"] = False
     # Tests delete tokens and deactivate users between requests; the cache has its own test.
     namespace["DRIVENOW_TOKEN_CACHE_SECONDS"] = 0
+    # No throttling in-process unless a test turns it on (fleet/tests/test_security.py); live services get their rates
+    # from the environment (drivenow_servicekit.testing turns them off unless a test sets them).
+    namespace["REST_FRAMEWORK"] = {
+        **namespace["REST_FRAMEWORK"],
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "service": None},
+    }
     namespace["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for database in namespace["DATABASES"].values():
         database["OPTIONS"].pop("pool", None)

@@ -161,6 +161,9 @@ def live_service(
         f"{prefix}_DB_NAME": db_name,
         "GUNICORN_WORKERS": "2",
         "GUNICORN_ACCESSLOG": "",
+        # Test clients hammer one service from one address: no throttling unless the test (or the caller's
+        # environment) sets a rate.
+        **{name: os.environ.get(name, "off") for name in ("DJANGO_THROTTLE_ANON", "DJANGO_THROTTLE_USER")},
         **(env or {}),
     }
     log_dir = log_dir or Path(os.environ.get("DN_TEST_LOG_DIR", "/tmp"))
