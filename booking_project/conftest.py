@@ -8,19 +8,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
+from drivenow_servicekit.testing import token_client
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.tests.factories import CustomerFactory
 from rentals.inventory import reset_inventory_client
 from rentals.tests.support import LiveInventory, drop_database
-
-
-def _token_client(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture
@@ -30,7 +24,7 @@ def staff_user(db) -> User:
 
 @pytest.fixture
 def staff(staff_user) -> APIClient:
-    return _token_client(staff_user)
+    return token_client(staff_user)
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def anon() -> APIClient:
 
 @pytest.fixture
 def plain_user_client(db) -> APIClient:
-    return _token_client(User.objects.create_user("not-staff"))
+    return token_client(User.objects.create_user("not-staff"))
 
 
 @pytest.fixture

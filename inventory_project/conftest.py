@@ -2,17 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from drivenow_servicekit.testing import token_client
 from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from fleet.tests.factories import CarFactory
-
-
-def _token_client(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 @pytest.fixture
@@ -34,17 +28,17 @@ def anon() -> APIClient:
 
 @pytest.fixture
 def staff(staff_user) -> APIClient:
-    return _token_client(staff_user)
+    return token_client(staff_user)
 
 
 @pytest.fixture
 def service(service_user) -> APIClient:
-    return _token_client(service_user)
+    return token_client(service_user)
 
 
 @pytest.fixture
 def plain_user_client(db) -> APIClient:
-    return _token_client(User.objects.create_user("someone"))
+    return token_client(User.objects.create_user("someone"))
 
 
 @pytest.fixture

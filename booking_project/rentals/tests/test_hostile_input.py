@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 
 import pytest
+from drivenow_servicekit.testing import BadRequest as Bad
+from drivenow_servicekit.testing import assert_problem
 
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
@@ -25,21 +25,6 @@ pytestmark = pytest.mark.django_db
 CUSTOMER_ID = "5a1d0c9e-2f4b-4e6a-8d3c-9b8a7f6e5d40"  # exists, active, email target@example.com
 RENTAL_ID = "6b2e1daf-3a5c-4f7b-9e4d-0c9b8a7f6e51"  # exists, active
 CAR_ID = "7c3f2eb0-4b6d-4a8c-8f5e-1d0c9b8a7f62"
-
-
-@dataclass(frozen=True)
-class Bad:
-    name: str
-    method: str
-    path: str
-    status: int
-    code: str
-    body: object = None
-    raw: bytes | None = None
-    content_type: str = "application/json"
-    who: str = "staff"  # staff | anon | plain
-    field: str | None = None
-    headers: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 def _customer(**changes: object) -> dict[str, object]:
@@ -220,18 +205,7 @@ def _snapshot() -> list[list[dict]]:
 def test_hostile_input_is_refused_with_a_problem_and_writes_nothing(bad: Bad, world, anon, staff, plain_user_client):
     client = {"anon": anon, "staff": staff, "plain": plain_user_client}[bad.who]
     before = _snapshot()
-    data = bad.raw if bad.raw is not None else (b"" if bad.body is None else json.dumps(bad.body).encode())
-    kwargs: dict[str, object] = dict(bad.headers)
-    if data or bad.content_type != "application/json":
-        kwargs["content_type"] = bad.content_type
-    response = client.generic(bad.method, bad.path.replace("{other}", str(world.id)), data, **kwargs)
-
-    assert response.status_code == bad.status, response.content[:500]
-    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
-    body = response.json()
-    assert body["status"] == bad.status and body["code"] == bad.code and body["title"] and body["detail"]
-    if bad.field:
-        assert bad.field in body["errors"], body
+    assert_problem(bad.send(client, other=world.id), bad.status, bad.code, bad.field)
     assert _snapshot() == before
 
 

@@ -1,28 +1,18 @@
 """The hot path's query budget: POST /rentals/ and POST /rentals/{id}/end/ must not grow unnoticed.
 
 Counted as in production: a warm token cache (front-desk tokens are used all day long)."""
-import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from drivenow_servicekit.auth import token_cache
+from drivenow_servicekit.testing import statement_labels
 
 pytestmark = pytest.mark.django_db(transaction=True)
-_STATEMENT = re.compile(r'^(\w+)\s+(?:.*?(?:FROM|INTO)\s+)?"(\w+)"', re.S)
-
-
-def _label(sql: str) -> str:
-    if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):
-        return sql.split(" ", 1)[0]
-    match = _STATEMENT.match(sql)
-    return f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0]  # BEGIN, COMMIT, NOTIFY
-
-
 def _statements(call):
     with CaptureQueriesContext(connection) as queries:
         response = call()
-    return response, [_label(q["sql"]) for q in queries.captured_queries]
+    return response, statement_labels(queries.captured_queries)
 
 
 @pytest.fixture

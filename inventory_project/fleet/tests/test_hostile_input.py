@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import date
 
 import pytest
+from drivenow_servicekit.testing import BadRequest as Bad
+from drivenow_servicekit.testing import assert_problem
 
 from fleet.models import Car, Reservation
 from fleet.tests.factories import CarFactory
@@ -29,21 +29,6 @@ pytestmark = pytest.mark.django_db
 
 NEXT_YEAR = date.today().year + 1
 CAR_ID = "7c3c1e2a-9d1b-4f7e-8a2b-1c2d3e4f5a6b"  # the car every row may aim at (exists, plate ZZ999)
-
-
-@dataclass(frozen=True)
-class Bad:
-    name: str
-    method: str
-    path: str
-    status: int
-    code: str
-    body: object = None  # JSON-encoded unless `raw` is given
-    raw: bytes | None = None
-    content_type: str = "application/json"
-    who: str = "staff"  # staff | service | anon
-    field: str | None = None  # must be named in `errors`
-    headers: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 def _car(**changes: object) -> dict[str, object]:
@@ -236,20 +221,7 @@ def test_hostile_input_is_refused_with_a_problem_and_writes_nothing(bad: Bad, ta
     client = {"anon": anon, "staff": staff, "service": service}[bad.who]
     _car_row, other = target
     before = _snapshot()
-    data = bad.raw if bad.raw is not None else (b"" if bad.body is None else json.dumps(bad.body).encode())
-    kwargs: dict[str, object] = dict(bad.headers)
-    if data or bad.content_type != "application/json":
-        kwargs["content_type"] = bad.content_type
-    response = client.generic(bad.method, bad.path.replace("{other}", str(other.id)), data, **kwargs)
-
-    assert response.status_code == bad.status, response.content[:500]
-    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
-    body = response.json()
-    assert body["status"] == bad.status and body["code"] == bad.code and body["title"] and body["detail"]
-    assert body["type"] == f"urn:drivenow:problem:{bad.code}"
-    if bad.field:
-        assert bad.field in body["errors"], body
-    assert "Traceback" not in response.content.decode(errors="replace")
+    assert_problem(bad.send(client, other=other.id), bad.status, bad.code, bad.field)
     assert _snapshot() == before
 
 

@@ -1,13 +1,13 @@
 """The hot path's query budget: taking and releasing a car must not grow unnoticed.
 
 Counted as the load test runs them: a warm token cache (the booking service's token is used all day long)."""
-import re
 import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from drivenow_servicekit.auth import token_cache
+from drivenow_servicekit.testing import statement_labels
 
 from fleet.tests.factories import CarFactory
 
@@ -23,19 +23,10 @@ def warm_service(settings, service):
     token_cache.clear()
 
 
-_STATEMENT = re.compile(r'^(\w+)\s+(?:.*?(?:FROM|INTO)\s+)?"(\w+)"', re.S)
-
-
-def _label(sql: str) -> str:
-    """'SELECT fleet_car', 'INSERT fleet_reservation', … — what a statement does to which table."""
-    match = _STATEMENT.match(sql)
-    return f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0]
-
-
 def _statements(call) -> tuple[int, list[str]]:
     with CaptureQueriesContext(connection) as queries:
         response = call()
-    return response.status_code, [_label(q["sql"]) for q in queries.captured_queries]
+    return response.status_code, statement_labels(queries.captured_queries)
 
 
 def test_post_reservation_takes_three_statements_in_one_transaction(warm_service):

@@ -10,7 +10,10 @@ The cluster comes from the test command (DN_TEST_PG_PORT, user `drivenow`, trust
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -175,3 +179,66 @@ def live_service(
         yield service
     finally:
         service.stop_all()
+
+
+# -- helpers for the services' own test suites ---------------------------------------------------------------
+def token_client(user: Any) -> Any:
+    """A DRF test client authenticated with a fresh API token of `user`."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def assert_problem(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status and code (and names `field` in `errors`)."""
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["code"] == code and body["title"] and body["detail"]
+    assert body["type"] == f"urn:drivenow:problem:{code}"
+    if field:
+        assert field in body["errors"], body
+    assert "Traceback" not in response.content.decode(errors="replace")
+    return body
+
+
+@dataclass(frozen=True)
+class BadRequest:
+    """One row of a hostile-input catalogue: a request and the problem it must get."""
+
+    name: str
+    method: str
+    path: str
+    status: int
+    code: str
+    body: object = None  # JSON-encoded unless `raw` is given
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    who: str = "staff"  # which client sends it; the suite maps names to clients
+    field: str | None = None  # must be named in `errors`
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)  # (`field` is a row attribute here)
+
+    def send(self, client: Any, *, other: object = "") -> Any:
+        """Send it with `client`; `{other}` in the path becomes `other`."""
+        data = self.raw if self.raw is not None else (b"" if self.body is None else json.dumps(self.body).encode())
+        kwargs: dict[str, Any] = dict(self.headers)
+        if data or self.content_type != "application/json":
+            kwargs["content_type"] = self.content_type
+        return client.generic(self.method, self.path.replace("{other}", str(other)), data, **kwargs)
+
+
+_STATEMENT = re.compile(r'^(\w+)\s+(?:.*?(?:FROM|INTO)\s+)?"(\w+)"', re.S)
+
+
+def statement_labels(queries: list[dict[str, Any]]) -> list[str]:
+    """'BEGIN', 'SELECT fleet_car', 'INSERT fleet_reservation', … — what each captured statement does to which
+    table, for query-budget tests (CaptureQueriesContext.captured_queries)."""
+    labels = []
+    for query in queries:
+        sql = query["sql"]
+        match = None if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) else _STATEMENT.match(sql)
+        labels.append(f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0])
+    return labels
