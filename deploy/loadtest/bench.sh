@@ -74,7 +74,11 @@ done
 export DN_INVENTORY_URL="http://127.0.0.1:$inventory_port" DN_BOOKING_URL="http://127.0.0.1:$booking_port"
 export DN_STAFF_TOKEN="$staff_token" DN_CAR_IDS_FILE="$work/cars.txt" DN_USERS="$users" DN_CONTENDED_CARS="$contended"
 declare -A classes=([ceiling]=CeilingUser [rent_return]=RentReturnUser [contention]=ContentionUser [browse]=BrowseUser)
-inventory_pid="${pids[0]}" booking_pid="${pids[1]}"
+inventory_pid="${pids[0]}" booking_pid="${pids[1]}" relay_pid="${pids[2]}"
+postgres_pid="$(head -n 1 "$cluster/data/postmaster.pid")"
+cpu_snapshot() {  # CPU seconds of each server process tree so far, to say where a scenario's CPU went
+  python "$here/cpu.py" "$1" booking="$booking_pid" inventory="$inventory_pid" relay="$relay_pid" postgres="$postgres_pid"
+}
 for scenario in $scenarios; do
   dn_log "scenario $scenario: $users clients for ${duration}s"
   if [ -n "${DN_BENCH_PROFILE:-}" ] && [[ " $DN_BENCH_PROFILE " == *" $scenario "* ]]; then
@@ -85,9 +89,11 @@ for scenario in $scenarios; do
         -o "$work/$scenario-$svc.folded" -p "${!pid_var}" >"$work/$scenario-$svc.py-spy.log" 2>&1 &
     done
   fi
+  cpu_snapshot "$work/$scenario.cpu-before.json"
   DN_STATUS_FILE="$work/$scenario.status.json" python "$here/timed.py" "$work/$scenario.time" \
     locust -f "$here/locustfile.py" --headless --only-summary -u "$users" -r "$users" -t "${duration}s" \
     --stop-timeout 10 --csv "$work/$scenario" "${classes[$scenario]}" >"$work/$scenario.log" 2>&1 || true
+  cpu_snapshot "$work/$scenario.cpu-after.json"
   [ -s "$work/$scenario.status.json" ] || { tail -n 30 "$work/$scenario.log" >&2; dn_die "locust failed in $scenario"; }
 done
 

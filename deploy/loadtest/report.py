@@ -5,6 +5,7 @@ usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.jso
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +35,11 @@ def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
     expected = {"200", "201", "204"} | ({"409"} if name == "contention" else set())
     errors = {code: n for code, n in sorted(statuses.items()) if code not in expected}
     user, system, elapsed = (float(x) for x in (work / f"{name}.time").read_text().split()[:3])
+    server_cpu: dict[str, float] = {}
+    if (work / f"{name}.cpu-after.json").exists():
+        before = json.loads((work / f"{name}.cpu-before.json").read_text())
+        after = json.loads((work / f"{name}.cpu-after.json").read_text())
+        server_cpu = {part: after[part] - before.get(part, 0.0) for part in after}  # CPU seconds in the scenario
     return {
         "scenario": name,
         "requests": requests,
@@ -46,6 +52,10 @@ def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
         "statuses": dict(sorted(statuses.items())),
         "errors": errors,
         "generator_cpu_percent": 100 * (user + system) / elapsed if elapsed else 0.0,
+        "server_cpu_percent": {part: 100 * seconds / elapsed for part, seconds in server_cpu.items()} if elapsed else {},
+        # CPU milliseconds of every server process per rental started (start, end, reserve, release, relay, SQL)
+        "server_cpu_ms_per_start": {part: 1000 * seconds / starts for part, seconds in server_cpu.items()}
+        if starts else {},
     }
 
 
@@ -64,6 +74,11 @@ def main(work: Path, duration: float, users: int) -> int:
             f"p99 {line['p99']:5.0f} ms  errors {line['errors'] or 0}  statuses {line['statuses']}  "
             f"load generator CPU {line['generator_cpu_percent']:.0f}%"
         )
+        if line["server_cpu_percent"]:
+            shares = "  ".join(f"{part} {pct:.0f}%" for part, pct in line["server_cpu_percent"].items())
+            per_start = "  ".join(f"{part} {ms:.1f}" for part, ms in line["server_cpu_ms_per_start"].items())
+            print(f"{'':<12} server CPU (of {100 * (os.cpu_count() or 1)}%): {shares}"
+                  + (f"; CPU ms per start: {per_start}" if per_start else ""))
     starts = lines.get("rent_return", {}).get("rental_starts_per_s", 0.0)
     ratio = starts / ceiling if ceiling else 0.0
     print(f"\nceiling      {ceiling:8.1f} req/s on /health/live; rental starts/s ÷ ceiling = {ratio:.1%}"
