@@ -1,11 +1,11 @@
 """Query filters of the customer list: status, and email (exact, any case)."""
 import django_filters
-from drivenow_servicekit.filters import TextFilter
+from drivenow_servicekit.filters import FilterSet, TextFilter
 
 from .models import Customer, CustomerStatus
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=CustomerStatus.choices)
     email = TextFilter(lookup_expr="iexact")
 

@@ -1,11 +1,11 @@
 """Query filters of the car list (API.md): status, model (contains, any case), year, year_min, year_max."""
 import django_filters
-from drivenow_servicekit.filters import IntegerFilter, TextFilter
+from drivenow_servicekit.filters import FilterSet, IntegerFilter, TextFilter
 
 from .models import Car, CarStatus
 
 
-class CarFilter(django_filters.FilterSet):
+class CarFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=CarStatus.choices)
     model = TextFilter(lookup_expr="icontains")
     year = IntegerFilter()

@@ -149,6 +149,23 @@ def test_invalid_filter_values_are_400(anon):
     assert "year" in assert_problem(anon.get("/api/v1/cars/?year=abc"), 400, "invalid")["errors"]
 
 
+def test_filter_form_class_is_built_once_and_requests_share_no_state(anon):
+    """CarFilter keeps its form class (drivenow_servicekit.filters.FilterSet): a bad value in one request must
+    not leak into the next, and a good one must not stick."""
+    from django.http import QueryDict
+
+    from fleet.filters import CarFilter
+
+    first, second = CarFilter(QueryDict("year=abc")), CarFilter(QueryDict("year=2022"))
+    assert first.get_form_class() is second.get_form_class()
+    assert not first.is_valid() and second.is_valid()
+    assert first.form is not second.form and first.form.fields["year"] is not second.form.fields["year"]
+    CarFactory(model="Fiat 500", year=2022)
+    assert assert_problem(anon.get("/api/v1/cars/?year=abc"), 400, "invalid")["errors"]["year"]
+    assert anon.get("/api/v1/cars/?year=2022").json()["count"] == 1
+    assert anon.get("/api/v1/cars/?year=2021").json()["count"] == 0
+
+
 def test_ordering_and_pagination(anon):
     for year in (2019, 2023, 2021):
         CarFactory(year=year)

@@ -97,3 +97,19 @@ class UUIDFilter(django_filters.UUIDFilter):
 class TextFilter(django_filters.CharFilter):
     """A text query value. PostgreSQL text cannot hold NUL, so one is a 400 (Django's form field says so), and
     the schema says it too."""
+
+
+class FilterSet(django_filters.FilterSet):
+    """The base of every DriveNow list filter. django-filter builds a new form class, with a new form field per
+    filter, on every request (FilterSet.get_form_class): 0.3 ms of a car list's 2.7 ms of CPU. Our filters' fields
+    do not depend on the request, so the class is built once per FilterSet and kept on it; each form instance still
+    deep-copies its fields, as every Django form does, so requests share nothing mutable.
+    """
+
+    def get_form_class(self) -> type[forms.Form]:
+        cls = type(self)
+        form_class = cls.__dict__.get("_drivenow_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._drivenow_form_class = form_class  # two threads may both build it: same result, one kept
+        return form_class
