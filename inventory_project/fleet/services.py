@@ -90,29 +90,23 @@ def _car_for_update(car_id: UUID) -> Car:
 def reservation_create(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservation, bool]:
     """Hold the car for this reservation. Returns (reservation, created). Locks the car row.
 
-    Replaying an id that already holds this car returns that reservation; the exclusion constraint
+    One transaction: take the car — `UPDATE … SET status = 'rented' WHERE status = 'available'` locks the row,
+    checks and sets it in one statement — then insert the hold. When the car was not there to take, the slow path
+    works out why (missing, unavailable, or this very id replayed). The exclusion constraint
     `reservation_no_overlap` is the last word should anything else ever let two holds through.
     """
+    now = timezone.now()
     try:
         with transaction.atomic():
-            car = Car.objects.select_for_update().filter(id=car_id).first()
-            if car is None or car.status != CarStatus.AVAILABLE:
-                # Only now can this be a replay (the car is rented, by this very id?); on the happy path a
-                # duplicate id is caught by the primary key below, which saves a query per reservation.
-                existing = Reservation.objects.filter(id=reservation_id).first()
-                if existing is not None:
-                    return _replay(existing, car_id), False
-            if car is None:
-                metrics.reservation_outcome("car_not_found")
-                raise errors.ReservedCarNotFound()
-            if car.status != CarStatus.AVAILABLE:
-                metrics.reservation_outcome("unavailable")
-                raise errors.CarUnavailable(f"The car is {car.status}.")
-            reservation = Reservation.objects.create(
-                id=reservation_id, car=car, period=DateTimeTZRange(timezone.now(), None), state=ReservationState.ACTIVE
+            taken = Car.objects.filter(id=car_id, status=CarStatus.AVAILABLE).update(
+                status=CarStatus.RENTED, updated_at=now
             )
-            car.status = CarStatus.RENTED
-            car.save(update_fields=["status", "updated_at"])
+            if taken:
+                reservation = Reservation.objects.create(
+                    id=reservation_id, car_id=car_id, period=DateTimeTZRange(now, None), state=ReservationState.ACTIVE
+                )
+        if not taken:
+            return _reservation_create_slow(reservation_id=reservation_id, car_id=car_id)
     except IntegrityError as exc:
         # A concurrent insert of the same id (primary key) or an overlapping hold (exclusion constraint).
         existing = Reservation.objects.filter(id=reservation_id).first()
@@ -120,6 +114,31 @@ def reservation_create(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservati
             return _replay(existing, car_id), False
         metrics.reservation_outcome("unavailable")
         raise errors.CarUnavailable() from exc
+    metrics.reservation_outcome("created")
+    return reservation, True
+
+
+@transaction.atomic
+def _reservation_create_slow(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservation, bool]:
+    """The car was missing or not available a moment ago: lock it and look again (a release may just have freed
+    it), then answer a replay of this id, the reason it cannot be held, or the hold after all."""
+    car = Car.objects.select_for_update().filter(id=car_id).first()
+    if car is None or car.status != CarStatus.AVAILABLE:
+        existing = Reservation.objects.filter(id=reservation_id).first()
+        if existing is not None:
+            return _replay(existing, car_id), False
+    if car is None:
+        metrics.reservation_outcome("car_not_found")
+        raise errors.ReservedCarNotFound()
+    if car.status != CarStatus.AVAILABLE:
+        metrics.reservation_outcome("unavailable")
+        raise errors.CarUnavailable(f"The car is {car.status}.")
+    now = timezone.now()
+    reservation = Reservation.objects.create(
+        id=reservation_id, car=car, period=DateTimeTZRange(now, None), state=ReservationState.ACTIVE
+    )
+    car.status = CarStatus.RENTED
+    car.save(update_fields=["status", "updated_at"])
     metrics.reservation_outcome("created")
     return reservation, True
 
@@ -136,20 +155,32 @@ def _replay(existing: Reservation, car_id: UUID) -> Reservation:
     return existing
 
 
-@transaction.atomic
+# Releasing is one statement, so one round trip and its own transaction: end the hold that is active, and free
+# its car in the same breath. Row locks in the same order as taking a car (the hold's row, then the car's).
+_RELEASE = f"""WITH released AS (
+    UPDATE {Reservation._meta.db_table} SET state = %(released)s, period = tstzrange(lower(period), %(now)s, '[)')
+    WHERE id = %(id)s AND state = %(active)s
+    RETURNING id, car_id, period, state, created_at
+), freed AS (
+    UPDATE {Car._meta.db_table} AS car SET status = %(available)s, updated_at = %(now)s
+    FROM released WHERE car.id = released.car_id AND car.status = %(rented)s
+)
+SELECT id, car_id, period, state, created_at FROM released
+"""
+
+
 def reservation_release(*, reservation_id: UUID) -> Reservation:
     """End the hold and free the car. Releasing twice is a no-op that returns the released reservation."""
-    reservation = Reservation.objects.select_for_update().filter(id=reservation_id).first()
+    params = {
+        "id": reservation_id, "now": timezone.now(), "active": ReservationState.ACTIVE,
+        "released": ReservationState.RELEASED, "available": CarStatus.AVAILABLE, "rented": CarStatus.RENTED,
+    }
+    released = list(Reservation.objects.raw(_RELEASE, params))
+    if released:
+        metrics.release_outcome("released")
+        return released[0]
+    reservation = Reservation.objects.filter(id=reservation_id).first()
     if reservation is None:
         raise errors.ReservationNotFound()
-    if reservation.state == ReservationState.RELEASED:
-        metrics.release_outcome("already_released")
-        return reservation
-    reservation.period = DateTimeTZRange(reservation.period.lower, timezone.now())
-    reservation.state = ReservationState.RELEASED
-    reservation.save(update_fields=["period", "state"])
-    Car.objects.filter(id=reservation.car_id, status=CarStatus.RENTED).update(
-        status=CarStatus.AVAILABLE, updated_at=timezone.now()
-    )
-    metrics.release_outcome("released")
+    metrics.release_outcome("already_released")
     return reservation

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from drivenow_servicekit.auth import token_cache
 from drivenow_servicekit.testing import statement_labels
 
+from fleet.models import Car, CarStatus
 from fleet.tests.factories import CarFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,22 +30,26 @@ def _statements(call) -> tuple[int, list[str]]:
     return response.status_code, statement_labels(queries.captured_queries)
 
 
-def test_post_reservation_takes_three_statements_in_one_transaction(warm_service):
+def test_post_reservation_takes_two_statements_in_one_transaction(warm_service):
     car = CarFactory()
     status, statements = _statements(lambda: warm_service.post(
         "/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)}, format="json"))
     assert status == 201
-    # lock the car, insert the hold, mark the car rented
-    assert statements == ["BEGIN", "SELECT fleet_car", "INSERT fleet_reservation", "UPDATE fleet_car", "COMMIT"]
+    # take the car if it is available (lock, check and mark rented in one UPDATE), insert the hold
+    assert statements == ["BEGIN", "UPDATE fleet_car", "INSERT fleet_reservation", "COMMIT"]
 
 
-def test_release_takes_three_statements_in_one_transaction(warm_service):
+def test_release_is_one_statement(warm_service):
     car = CarFactory()
     rid = str(uuid.uuid4())
     warm_service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json")
     status, statements = _statements(lambda: warm_service.post(f"/api/v1/reservations/{rid}/release/"))
     assert status == 200
-    assert statements == ["BEGIN", "SELECT fleet_reservation", "UPDATE fleet_reservation", "UPDATE fleet_car", "COMMIT"]
+    # end the active hold and free its car: one UPDATE … RETURNING with a second UPDATE in the same statement
+    assert statements == ["WITH"]
+    assert Car.objects.get(id=car.id).status == CarStatus.AVAILABLE
+    status, statements = _statements(lambda: warm_service.post(f"/api/v1/reservations/{rid}/release/"))
+    assert status == 200 and statements == ["WITH", "SELECT fleet_reservation"]  # nothing to end: answer it again
 
 
 def test_car_list_takes_two_statements_whatever_the_page_size(anon):
