@@ -38,3 +38,19 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Load every view now, then move everything loaded so far out of the garbage collector's sight (gc.freeze).
+
+    Django, DRF and the app make ~90,000 long-lived objects that every full collection walked again: under load
+    those collections paused a request for up to 36 ms (8.7 ms frozen), which is what p99 sees. Frozen objects
+    are never collected; they live as long as the worker anyway.
+    """
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 — imports the URLconf, every view, serializer and filter
+    gc.collect()
+    gc.freeze()
