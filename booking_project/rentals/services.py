@@ -33,8 +33,8 @@ from drivenow_servicekit.errors import problem
 from . import errors, metrics
 from .idempotency import IdempotencyRequest, StoredResponse, idempotency_claim, idempotency_record
 from .inventory import inventory_client
-from .models import FailureCode, Rental, RentalStatus
-from .outbox import outbox_enqueue_release
+from .models import FailureCode, OutboxKind, OutboxMessage, OutboxStatus, Rental, RentalStatus
+from .outbox import NOTIFY_CHANNEL, outbox_enqueue_release
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,26 @@ def rental_start(
     )
     if isinstance(opened, StoredResponse):
         return opened
-    rental = _rental_settle(rental_id=opened.id, outcome=_reserve(opened), keyed=idempotency is not None)
+    outcome = _reserve(opened)
+    if outcome == ReserveOutcome.HELD and idempotency is None and _rental_activate(opened):
+        return opened
+    rental = _rental_settle(rental_id=opened.id, outcome=outcome, keyed=idempotency is not None)
     _raise_if_failed(rental)
     return rental
+
+
+def _rental_activate(rental: Rental) -> bool:
+    """Step 3 on the happy path, when no answer is to be stored for an Idempotency-Key: one conditional UPDATE
+    (its own transaction) turns the pending rental active. False when it is not pending any more — the sweep
+    settled it while inventory answered —, which `_rental_settle` then sorts out under a lock."""
+    now = timezone.now()
+    if not Rental.objects.filter(id=rental.id, status=RentalStatus.PENDING).update(
+        status=RentalStatus.ACTIVE, started_at=now, updated_at=now
+    ):
+        return False
+    rental.status, rental.started_at, rental.updated_at = RentalStatus.ACTIVE, now, now
+    metrics.rental_started()
+    return True
 
 
 @transaction.atomic
@@ -188,10 +205,43 @@ def _raise_if_failed(rental: Rental) -> None:
     raise _ERROR_OF.get(rental.failure_code or "", errors.InventoryUnavailable)()
 
 
-@transaction.atomic
 def rental_end(*, rental_id: UUID) -> Rental:
     """Complete the rental and, in the same transaction, queue the release of its car. Never calls inventory,
     so it works while inventory is down; ending a completed rental returns it unchanged."""
+    ended = _rental_end_active(rental_id)
+    if ended is not None:
+        metrics.rental_ended()
+        return ended
+    return _rental_end_other(rental_id=rental_id)
+
+
+def _rental_end_active(rental_id: UUID) -> Rental | None:
+    """An active rental ends in one statement, so one round trip and its own transaction: complete it, queue the
+    release of its car in the outbox and wake the relay (NOTIFY, sent at commit). None when it was not active."""
+    now = timezone.now()
+    rental_table, outbox_table = Rental._meta.db_table, OutboxMessage._meta.db_table
+    ended = list(Rental.objects.raw(
+        f"""WITH ended AS (
+            UPDATE {rental_table} SET status = %(completed)s, ended_at = %(now)s, updated_at = %(now)s
+            WHERE id = %(id)s AND status = %(active)s
+            RETURNING *
+        ), queued AS (
+            INSERT INTO {outbox_table} (kind, reservation_id, status, attempts, next_attempt_at, last_error, created_at)
+            SELECT %(release)s, id, %(pending)s, 0, %(now)s, '', %(now)s FROM ended
+        )
+        SELECT ended.*, pg_notify(%(channel)s, '') FROM ended""",
+        {
+            "id": rental_id, "now": now, "active": RentalStatus.ACTIVE, "completed": RentalStatus.COMPLETED,
+            "release": OutboxKind.RELEASE, "pending": OutboxStatus.PENDING, "channel": NOTIFY_CHANNEL,
+        },
+    ))
+    return ended[0] if ended else None
+
+
+@transaction.atomic
+def _rental_end_other(*, rental_id: UUID) -> Rental:
+    """Not active a moment ago: missing, completed already (answered unchanged), pending or failed (refused)
+    — or active after all if it became so meanwhile."""
     rental = Rental.objects.select_for_update().filter(id=rental_id).first()
     if rental is None:
         raise errors.RentalNotFound()

@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from drivenow_servicekit.auth import token_cache
 from drivenow_servicekit.testing import statement_labels
 
+from rentals.models import OutboxMessage
+
 pytestmark = pytest.mark.django_db(transaction=True)
 def _statements(call):
     with CaptureQueriesContext(connection) as queries:
@@ -31,14 +33,19 @@ def test_start_and_end_stay_within_their_statement_budget(warm_staff, customer, 
     assert response.status_code == 201, response.content
     assert statements == [
         "BEGIN", "SELECT customers_customer", "INSERT rentals_rental", "COMMIT",  # pending, before inventory
-        "BEGIN", "SELECT rentals_rental", "UPDATE rentals_rental", "COMMIT",  # active, after inventory
+        "UPDATE rentals_rental",  # active, after inventory: pending → active in one conditional UPDATE
     ]
 
     response, statements = _statements(lambda: warm_staff.post(f"/api/v1/rentals/{response.json()['id']}/end/"))
-    assert response.status_code == 200
-    assert statements == [
-        "BEGIN", "SELECT rentals_rental", "UPDATE rentals_rental", "INSERT rentals_outboxmessage", "NOTIFY", "COMMIT",
-    ]
+    assert response.status_code == 200 and response.json()["status"] == "completed"
+    # completed + the release queued in the outbox + NOTIFY to the relay: one statement, one transaction
+    assert statements == ["WITH"]
+    assert OutboxMessage.objects.filter(reservation_id=response.json()["id"], status="pending").count() == 1
+
+    response, statements = _statements(lambda: warm_staff.post(f"/api/v1/rentals/{response.json()['id']}/end/"))
+    assert response.status_code == 200 and response.json()["status"] == "completed"
+    assert statements == ["WITH", "BEGIN", "SELECT rentals_rental", "COMMIT"]  # ended already: answered unchanged
+    assert OutboxMessage.objects.filter(reservation_id=response.json()["id"]).count() == 1
 
 
 def test_a_keyed_start_adds_only_the_key_claim_and_its_answer(warm_staff, customer, inventory):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import responses
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from customers import services as customer_services
@@ -121,17 +121,23 @@ def test_end_completes_and_queues_the_release_in_one_transaction(inventory, cust
     assert OutboxMessage.objects.count() == 1  # ending twice queues nothing more
 
 
-def test_end_rolls_back_with_its_outbox_row(inventory, customer, monkeypatch):
+def test_end_rolls_back_with_its_outbox_row(inventory, customer):
+    """The database itself refuses the outbox row (a constraint no new row can meet): the rental stays active."""
     rental = services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
-
-    def broken(**kwargs):
-        raise RuntimeError("outbox write failed")
-
-    monkeypatch.setattr(services, "outbox_enqueue_release", broken)
-    with pytest.raises(RuntimeError):
-        services.rental_end(rental_id=rental.id)
+    table = OutboxMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT test_outbox_refuses CHECK (false) NOT VALID")
+    try:
+        with pytest.raises(IntegrityError):
+            services.rental_end(rental_id=rental.id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT test_outbox_refuses")
     rental.refresh_from_db()
-    assert rental.status == RentalStatus.ACTIVE  # no completed rental without its release
+    assert rental.status == RentalStatus.ACTIVE and rental.ended_at is None  # no completed rental without its release
+    assert not OutboxMessage.objects.filter(reservation_id=rental.id).exists()
+    assert services.rental_end(rental_id=rental.id).status == RentalStatus.COMPLETED  # and it can end after all
+    assert OutboxMessage.objects.filter(reservation_id=rental.id, status=OutboxStatus.PENDING).count() == 1
 
 
 def test_only_an_active_rental_can_end(inventory_down, customer):
@@ -153,6 +159,24 @@ def test_a_reserve_that_lands_after_the_sweep_failed_the_rental_is_released_agai
     settled = services._rental_settle(rental_id=rental.id, outcome=services.ReserveOutcome.HELD)
     assert (settled.status, settled.failure_code) == (RentalStatus.FAILED, FailureCode.ABANDONED)
     assert OutboxMessage.objects.filter(reservation_id=rental.id).count() == 2
+
+
+def test_a_start_whose_rental_the_sweep_failed_meanwhile_frees_the_car_again(inventory, customer, monkeypatch):
+    """The happy path's one-statement activation finds the rental no longer pending (the sweep failed it while
+    inventory answered): the locked path takes over, the rental stays failed and a release is queued."""
+    real_reserve = services._reserve
+
+    def reserve_then_sweep(rental):
+        outcome = real_reserve(rental)
+        services._rental_settle_swept(rental_id=rental.id, held=False)  # the sweep got there first
+        return outcome
+
+    monkeypatch.setattr(services, "_reserve", reserve_then_sweep)
+    with pytest.raises(errors.InventoryUnavailable):
+        services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
+    rental = Rental.objects.get()
+    assert (rental.status, rental.failure_code, rental.started_at) == (RentalStatus.FAILED, FailureCode.ABANDONED, None)
+    assert OutboxMessage.objects.filter(reservation_id=rental.id, status=OutboxStatus.PENDING).count() == 2
 
 
 def test_a_request_that_finds_its_rental_activated_by_the_sweep_answers_it(customer):
