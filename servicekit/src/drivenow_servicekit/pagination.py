@@ -2,17 +2,12 @@
 
 A value that is no count (`limit=abc`, `limit=0`, `offset=-1`, `limit=1.5`) is a 400 `invalid` naming the
 parameter, like any other query value we do not understand; a limit above the cap is served at the cap.
-
-The page and the total come from one statement (`COUNT(*) OVER ()` beside each row): one round trip, one query
-to build, and a count that always agrees with its page. Only a page past the end, which carries no rows to read
-the total from, costs a second query.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from django.db.models import Count, QuerySet, Window
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -38,19 +33,6 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def get_offset(self, request: Request) -> int:
         return self._count_param(request, self.offset_query_param, minimum=0) or 0
-
-    def paginate_queryset(self, queryset: QuerySet | list[Any], request: Request, view: Any = None) -> list[Any]:  # type: ignore[type-arg]
-        if not isinstance(queryset, QuerySet):
-            return super().paginate_queryset(queryset, request, view)  # type: ignore[no-any-return]
-        self.request = request
-        self.limit = self.get_limit(request)
-        self.offset = self.get_offset(request)
-        page = list(queryset.annotate(_page_total=Window(Count("*")))[self.offset : self.offset + self.limit])
-        if page:
-            self.count = page[0]._page_total
-        else:
-            self.count = queryset.count() if self.offset else 0
-        return page
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return [
