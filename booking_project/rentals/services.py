@@ -104,11 +104,47 @@ def _rental_activate(rental: Rental) -> bool:
     return True
 
 
-@transaction.atomic
 def _rental_open(
     *, car_id: UUID, customer_id: UUID, expected_return_at: datetime | None, idempotency: IdempotencyRequest | None
 ) -> Rental | StoredResponse:
     """Step 1: claim the key (first, so duplicates meet there), check the customer, store the pending rental."""
+    if idempotency is None and (expected_return_at is None or expected_return_at > timezone.now()):
+        opened = _rental_open_for_active_customer(car_id=car_id, customer_id=customer_id,
+                                                  expected_return_at=expected_return_at)
+        if opened is not None:
+            return opened
+    return _rental_open_checked(
+        car_id=car_id, customer_id=customer_id, expected_return_at=expected_return_at, idempotency=idempotency
+    )
+
+
+def _rental_open_for_active_customer(
+    *, car_id: UUID, customer_id: UUID, expected_return_at: datetime | None
+) -> Rental | None:
+    """The usual case in one statement (its own transaction): insert the pending rental if the customer is active,
+    locking the customer's row as the checked path does, so a deactivation in flight is waited for and then
+    seen. None when nothing was inserted; the checked path then says why."""
+    now = timezone.now()
+    opened = list(Rental.objects.raw(
+        f"""INSERT INTO "{Rental._meta.db_table}"
+            (id, car_id, customer_id, status, created_at, expected_return_at, updated_at)
+        SELECT %(id)s, %(car_id)s, customer.id, %(pending)s, %(now)s, %(expected_return_at)s, %(now)s
+        FROM "{Customer._meta.db_table}" AS customer
+        WHERE customer.id = %(customer_id)s AND customer.status = %(active)s
+        FOR NO KEY UPDATE
+        RETURNING *""",
+        {
+            "id": uuid4(), "car_id": car_id, "customer_id": customer_id, "pending": RentalStatus.PENDING, "now": now,
+            "expected_return_at": expected_return_at, "active": CustomerStatus.ACTIVE,
+        },
+    ))
+    return opened[0] if opened else None
+
+
+@transaction.atomic
+def _rental_open_checked(
+    *, car_id: UUID, customer_id: UUID, expected_return_at: datetime | None, idempotency: IdempotencyRequest | None
+) -> Rental | StoredResponse:
     rental_id = uuid4()
     if idempotency is not None:
         replay = idempotency_claim(request=idempotency, rental_id=rental_id)

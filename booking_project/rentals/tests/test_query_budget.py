@@ -32,7 +32,7 @@ def test_start_and_end_stay_within_their_statement_budget(warm_staff, customer, 
         "/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json"))
     assert response.status_code == 201, response.content
     assert statements == [
-        "BEGIN", "SELECT customers_customer", "INSERT rentals_rental", "COMMIT",  # pending, before inventory
+        "INSERT rentals_rental",  # pending, before inventory: inserted only for an active customer, row locked
         "UPDATE rentals_rental",  # active, after inventory: pending → active in one conditional UPDATE
     ]
 
