@@ -100,7 +100,7 @@ def _rental_activate(rental: Rental) -> bool:
     ):
         return False
     rental.status, rental.started_at, rental.updated_at = RentalStatus.ACTIVE, now, now
-    metrics.rental_started()
+    transaction.on_commit(metrics.rental_started)  # at once, unless a caller's transaction is still open
     return True
 
 
@@ -246,7 +246,7 @@ def rental_end(*, rental_id: UUID) -> Rental:
     so it works while inventory is down; ending a completed rental returns it unchanged."""
     ended = _rental_end_active(rental_id)
     if ended is not None:
-        metrics.rental_ended()
+        transaction.on_commit(metrics.rental_ended)  # at once, unless a caller's transaction is still open
         return ended
     return _rental_end_other(rental_id=rental_id)
 
