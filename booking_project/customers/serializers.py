@@ -4,7 +4,13 @@ from __future__ import annotations
 import re
 
 from drf_spectacular.utils import extend_schema_field
-from drivenow_servicekit.fields import FullMatchValidator, PlainTextField, StrictCharField, StrictEmailField
+from drivenow_servicekit.fields import (
+    FullMatchValidator,
+    PlainTextField,
+    RefusedFieldsMixin,
+    StrictCharField,
+    StrictEmailField,
+)
 from rest_framework import serializers
 
 from .models import Customer
@@ -65,17 +71,13 @@ class CustomerCreateInput(serializers.Serializer):
         return value.strip()
 
 
-class CustomerUpdateInput(CustomerCreateInput):
-    """PATCH: any subset of the writable fields."""
+class CustomerUpdateInput(RefusedFieldsMixin, CustomerCreateInput):
+    """PATCH: any subset of the writable fields; the ones the service sets are refused (400)."""
+
+    refused_fields = frozenset({"id", "status", "created_at", "updated_at", "deactivated_at"})
 
     name = PlainTextField(max_length=NAME_MAX_LENGTH, required=False)
     email = StrictEmailField(max_length=EMAIL_MAX_LENGTH, required=False)
     phone = StrictCharField(max_length=32, required=False, allow_blank=True, validators=[PHONE_INPUT])
     driver_licence = StrictCharField(max_length=64, required=False, allow_blank=True, validators=[LICENCE_INPUT])
 
-    def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
-        fixed = {"id", "status", "created_at", "updated_at", "deactivated_at"}
-        unknown = set(self.initial_data) & fixed if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
-        return attrs

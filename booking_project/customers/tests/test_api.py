@@ -97,6 +97,19 @@ def test_patch_customer(staff, customer):
     assert staff.patch(f"{URL}{customer.id}/", {"status": "deactivated"}, format="json").status_code == 400
 
 
+def test_fields_the_service_sets_are_refused_on_patch_and_the_schema_says_so(staff, customer):
+    answer = staff.patch(f"{URL}{customer.id}/", {"status": "deactivated", "id": str(customer.id), "name": "X"},
+                         format="json")
+    assert answer.status_code == 400 and set(answer.json()["errors"]) == {"id", "status"}
+    customer.refresh_from_db()
+    assert customer.status == "active" and customer.name != "X"  # nothing of the request was applied
+    # Contract fuzzing once sent `status` as an extra property the schema allowed: now the schema refuses it.
+    schema = staff.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    properties = schema["components"]["schemas"]["PatchedCustomerUpdateInputRequest"]["properties"]
+    assert {name for name, prop in properties.items() if prop.get("not") == {}} == {
+        "id", "status", "created_at", "updated_at", "deactivated_at"}
+
+
 def test_patch_to_a_taken_email_is_409(staff, customer):
     CustomerFactory(email="taken@example.com")
     answer = staff.patch(f"{URL}{customer.id}/", {"email": "taken@example.com"}, format="json")

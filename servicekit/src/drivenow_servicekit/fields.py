@@ -139,3 +139,21 @@ class StrictDateTimeField(serializers.DateTimeField):
         if not isinstance(value, str) or not _RFC3339.match(value):
             self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.uuuuuu]±hh:mm (or Z)")
         return super().to_internal_value(value)
+
+
+class RefusedFieldsMixin:
+    """For a request body that must not carry fields the service sets itself (`id`, `status`, timestamps): each one
+    sent is a 400 `invalid` naming it, rather than silently ignored — a client that sends `status` believes it
+    changes something. The schema says so too (see openapi.RefusedFieldsExtension): such a property is `not: {}`.
+
+    List it first among the bases; set `refused_fields`."""
+
+    refused_fields: frozenset[str] = frozenset()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)  # type: ignore[misc]
+        data = self.initial_data  # type: ignore[attr-defined]
+        refused = sorted(set(data) & self.refused_fields) if isinstance(data, dict) else []
+        if refused:
+            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in refused})
+        return attrs
