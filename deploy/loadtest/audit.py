@@ -37,6 +37,12 @@ def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float
             " (SELECT 1 FROM fleet_reservation r WHERE r.car_id = c.id AND r.state = 'active')"
         ).fetchone()
         (rentals,) = booking.execute("SELECT count(*) FROM rentals_rental").fetchone()
+        # How long a returned car waited for the relay to free it in inventory (outbox row made → delivered).
+        lag_p50, lag_p99, lag_max = booking.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), percentile_cont(0.99) WITHIN GROUP (ORDER BY lag),"
+            " max(lag) FROM (SELECT extract(epoch FROM delivered_at - created_at) AS lag"
+            " FROM rentals_outboxmessage WHERE status = 'delivered') AS d"
+        ).fetchone()
     return {
         "double_bookings": inventory_double + booking_double,
         "held_without_active_rental": len(holds - live),
@@ -45,6 +51,8 @@ def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float
         "outbox_pending_left": pending,
         "outbox_drain_seconds": drain_seconds,
         "rentals_in_booking": rentals,
+        "release_lag_seconds": {"p50": round(float(lag_p50 or 0), 3), "p99": round(float(lag_p99 or 0), 3),
+                                "max": round(float(lag_max or 0), 3)},
     }
 
 

@@ -87,6 +87,9 @@ def main(work: Path, duration: float, users: int) -> int:
           f"{audit['held_without_active_rental']} (must be 0), active rentals without a hold "
           f"{audit['active_rental_without_hold']}, outbox drained in {audit['outbox_drain_seconds']} s, "
           f"{audit['rentals_in_booking']} rentals")
+    lag = audit.get("release_lag_seconds", {})
+    print(f"relay        a returned car freed in inventory after p50 {lag.get('p50', 0):.3f} s, p99 {lag.get('p99', 0):.3f} s,"
+          f" max {lag.get('max', 0):.3f} s (outbox row → delivered)")
     checks = {
         "rent/return p99 < 150 ms": lines.get("rent_return", {}).get("p99", 1e9) < TARGETS["rent_return_p99_ms"],
         "rent/return 0 errors": not lines.get("rent_return", {}).get("errors", {"missing": 1}),

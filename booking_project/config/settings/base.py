@@ -49,6 +49,8 @@ BOOKING_INVENTORY_RETRIES = env_int("BOOKING_INVENTORY_RETRIES", 1)
 # -- outbox relay (manage.py run_outbox_relay) -----------------------------------------------------------
 BOOKING_OUTBOX_POLL_INTERVAL = _env_float("BOOKING_OUTBOX_POLL_INTERVAL", 1.0)
 BOOKING_OUTBOX_BATCH_SIZE = env_int("BOOKING_OUTBOX_BATCH_SIZE", 10)
+# Deliveries in flight at once per relay (threads, each with its own pooled connection and call to inventory).
+BOOKING_OUTBOX_CONCURRENCY = env_int("BOOKING_OUTBOX_CONCURRENCY", 4)
 # A claimed row is invisible to other relays this long; far above the longest possible inventory call.
 BOOKING_OUTBOX_LEASE_SECONDS = _env_float("BOOKING_OUTBOX_LEASE_SECONDS", 60.0)
 BOOKING_OUTBOX_BACKOFF_BASE = _env_float("BOOKING_OUTBOX_BACKOFF_BASE", 1.0)

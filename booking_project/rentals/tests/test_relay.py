@@ -208,11 +208,34 @@ def test_a_stopping_relay_finishes_its_row_and_gives_the_batch_back(inventory_do
     for _ in range(4):
         _queue_release(uuid.uuid4())
     delivered = []
-    relay = OutboxRelay(RelaySettings.from_settings(batch=4), should_stop=lambda: len(relay.counts) > 0)
+    relay = OutboxRelay(RelaySettings.from_settings(batch=4, concurrency=1), should_stop=lambda: len(relay.counts) > 0)
     delivered.append(relay.deliver_due())
     assert delivered == [1]
     due_now = OutboxMessage.objects.filter(attempts=0, next_attempt_at__lte=timezone.now())
     assert due_now.count() == 3  # not left waiting for a lease to run out
+
+
+def test_a_stopping_concurrent_relay_finishes_what_is_in_flight_and_gives_the_rest_back(inventory_down):
+    for _ in range(8):
+        _queue_release(uuid.uuid4())
+    relay = OutboxRelay(RelaySettings.from_settings(batch=8, concurrency=2), should_stop=lambda: len(relay.counts) > 0)
+    attempted = relay.deliver_due()
+    assert 1 <= attempted <= 2  # the first to finish stops the relay; at most the other one was under way
+    assert OutboxMessage.objects.filter(attempts=1).count() == attempted
+    due_now = OutboxMessage.objects.filter(attempts=0, next_attempt_at__lte=timezone.now())
+    assert due_now.count() == 8 - attempted
+
+
+def test_a_concurrent_relay_delivers_a_backlog_once_each(inventory, customer):
+    """Four deliveries at a time through a backlog of real releases: every car freed, every row delivered once."""
+    rentals = [_active_rental(inventory, customer) for _ in range(24)]
+    for rental in rentals:
+        services.rental_end(rental_id=rental.id)
+    relay = OutboxRelay(RelaySettings.from_settings(batch=10, concurrency=4))
+    assert relay.deliver_due() == 24
+    assert relay.counts == {outbox.Delivery.DELIVERED: 24}
+    assert OutboxMessage.objects.filter(status=OutboxStatus.DELIVERED, attempts=1).count() == 24
+    assert {inventory.car_status(r.car_id) for r in rentals} == {"available"}
 
 
 def test_sigterm_stops_the_relay_cleanly(inventory_down):
@@ -291,10 +314,11 @@ def test_a_lease_shorter_than_a_call_is_lengthened(settings):
 
 
 def test_rows_whose_lease_could_run_out_mid_call_are_given_back(inventory_down, monkeypatch):
-    """With calls as slow as the lease allows, a relay delivers what fits and hands the rest back at once."""
+    """With calls as slow as the lease allows, a relay delivers what fits and hands the rest back at once.
+    One delivery at a time: the fake clock below adds up the calls' durations, as only sequential calls do."""
     for _ in range(3):
         _queue_release(uuid.uuid4())
-    relay = _relay(batch=3)
+    relay = _relay(batch=3, concurrency=1)
     budget = relay.config.lease.total_seconds() * 0.6
     monkeypatch.setattr("rentals.relay.inventory_call_budget", lambda: budget)
     clock = [0.0]
