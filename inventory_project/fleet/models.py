@@ -42,7 +42,7 @@ class Car(models.Model):
             models.Index(fields=["status", "created_at", "id"], name="car_status_created_idx"),
             models.Index(fields=["year"], name="car_year_idx"),
             # `?model=` is a case-insensitive contains (UPPER(model) LIKE '%…%'): trigrams make it an index scan.
-            GinIndex(OpClass(Upper("model"), name="gin_trgm_ops"), name="car_model_trgm_idx"),
+            GinIndex(OpClass(Upper("model"), name="gin_trgm_ops"), name="car_model_trgm_idx", fastupdate=False),
         ]
         constraints = [
             models.CheckConstraint(
