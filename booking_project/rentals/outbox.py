@@ -64,6 +64,20 @@ def outbox_enqueue_release(*, reservation_id: UUID) -> OutboxMessage:
     return message
 
 
+def outbox_enqueue_release_sql(*, source: str, now: datetime) -> tuple[str, str, dict[str, object]]:
+    """outbox_enqueue_release for a change made in one SQL statement: (a WITH item that queues a release for each
+    row of the WITH item `source`, whose `id` is the reservation id; a select-list expression that wakes the
+    relay at commit, as the NOTIFY does; their parameters)."""
+    queue = f"""queued_release AS (
+            INSERT INTO {OutboxMessage._meta.db_table}
+                (kind, reservation_id, status, attempts, next_attempt_at, last_error, created_at)
+            SELECT %(outbox_kind)s, id, %(outbox_status)s, 0, %(outbox_now)s, '', %(outbox_now)s FROM {source}
+        )"""
+    params = {"outbox_kind": OutboxKind.RELEASE, "outbox_status": OutboxStatus.PENDING, "outbox_now": now,
+              "outbox_channel": NOTIFY_CHANNEL}
+    return queue, "pg_notify(%(outbox_channel)s, '')", params
+
+
 @transaction.atomic
 def outbox_claim_due(*, limit: int, lease: timedelta) -> list[Claim]:
     """Claim up to `limit` due rows for `lease`. Due-ness and leases use the database's clock, so relays on

@@ -33,8 +33,8 @@ from drivenow_servicekit.errors import problem
 from . import errors, metrics
 from .idempotency import IdempotencyRequest, StoredResponse, idempotency_claim, idempotency_record
 from .inventory import inventory_client
-from .models import FailureCode, OutboxKind, OutboxMessage, OutboxStatus, Rental, RentalStatus
-from .outbox import NOTIFY_CHANNEL, outbox_enqueue_release
+from .models import FailureCode, Rental, RentalStatus
+from .outbox import outbox_enqueue_release, outbox_enqueue_release_sql
 
 log = logging.getLogger(__name__)
 
@@ -255,21 +255,16 @@ def _rental_end_active(rental_id: UUID) -> Rental | None:
     """An active rental ends in one statement, so one round trip and its own transaction: complete it, queue the
     release of its car in the outbox and wake the relay (NOTIFY, sent at commit). None when it was not active."""
     now = timezone.now()
-    rental_table, outbox_table = Rental._meta.db_table, OutboxMessage._meta.db_table
+    queue_release, wake_relay, outbox_params = outbox_enqueue_release_sql(source="ended", now=now)
     ended = list(Rental.objects.raw(
         f"""WITH ended AS (
-            UPDATE {rental_table} SET status = %(completed)s, ended_at = %(now)s, updated_at = %(now)s
+            UPDATE {Rental._meta.db_table} SET status = %(completed)s, ended_at = %(now)s, updated_at = %(now)s
             WHERE id = %(id)s AND status = %(active)s
             RETURNING *
-        ), queued AS (
-            INSERT INTO {outbox_table} (kind, reservation_id, status, attempts, next_attempt_at, last_error, created_at)
-            SELECT %(release)s, id, %(pending)s, 0, %(now)s, '', %(now)s FROM ended
-        )
-        SELECT ended.*, pg_notify(%(channel)s, '') FROM ended""",
-        {
-            "id": rental_id, "now": now, "active": RentalStatus.ACTIVE, "completed": RentalStatus.COMPLETED,
-            "release": OutboxKind.RELEASE, "pending": OutboxStatus.PENDING, "channel": NOTIFY_CHANNEL,
-        },
+        ), {queue_release}
+        SELECT ended.*, {wake_relay} FROM ended""",
+        {"id": rental_id, "now": now, "active": RentalStatus.ACTIVE, "completed": RentalStatus.COMPLETED,
+         **outbox_params},
     ))
     return ended[0] if ended else None
 
