@@ -20,8 +20,13 @@ def car_get(*, car_id: UUID | str) -> Car:
         raise errors.CarNotFound() from None
 
 
+def reservation_list() -> QuerySet[Reservation]:
+    """Holds, released or not; a spent id's tombstone is no hold and is not listed."""
+    return Reservation.objects.filter(car__isnull=False)
+
+
 def reservation_get(*, reservation_id: UUID | str) -> Reservation:
     try:
-        return Reservation.objects.get(id=UUID(str(reservation_id)))
+        return reservation_list().get(id=UUID(str(reservation_id)))
     except (ValueError, Reservation.DoesNotExist):
         raise errors.ReservationNotFound() from None
