@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from .models import Car, CarStatus, Reservation, ReservationState
 
-_CAR = Car._meta.db_table
-_RESERVATION = Reservation._meta.db_table
+_CAR = f'"{Car._meta.db_table}"'
+_RESERVATION = f'"{Reservation._meta.db_table}"'
 _COLUMNS = "id, car_id, period, state, created_at"
 
 # Take the car if it is available — the UPDATE locks the row, checks and marks it in one go — and insert the
