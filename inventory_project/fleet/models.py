@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 
+import drivenow_contracts as contract
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -15,15 +16,20 @@ YEAR_MAX = 2100
 
 
 class CarStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    RENTED = "rented", "Rented"
-    MAINTENANCE = "maintenance", "In maintenance"
-    RETIRED = "retired", "Retired"
+    """The contract's car statuses (drivenow_contracts.CarStatus) with the admin's labels; tests/test_contract.py
+    holds the two equal."""
+
+    AVAILABLE = contract.CarStatus.AVAILABLE.value, "Available"
+    RENTED = contract.CarStatus.RENTED.value, "Rented"
+    MAINTENANCE = contract.CarStatus.MAINTENANCE.value, "In maintenance"
+    RETIRED = contract.CarStatus.RETIRED.value, "Retired"
 
 
 class ReservationState(models.TextChoices):
-    ACTIVE = "active", "Active"
-    RELEASED = "released", "Released"
+    """The contract's reservation states (drivenow_contracts.ReservationState) with the admin's labels."""
+
+    ACTIVE = contract.ReservationState.ACTIVE.value, "Active"
+    RELEASED = contract.ReservationState.RELEASED.value, "Released"
 
 
 class Car(models.Model):
