@@ -75,8 +75,8 @@ class OutboxRelay:
         """Deliver every message due now, batch after batch; returns how many were attempted.
 
         A batch's messages are delivered `concurrency` at a time: each delivery is mostly waiting for inventory,
-        and one at a time the relay fell behind rentals ending 136 times a second (the load test). Every claimed
-        row is still delivered by exactly one thread, under this relay's lease."""
+        and one at a time the relay fell behind a busy front desk (the README's Performance section has the
+        figures). Every claimed row is still delivered by exactly one thread, under this relay's lease."""
         attempted = 0
         seen: set[int] = set()
         while not self.should_stop():

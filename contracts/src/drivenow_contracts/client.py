@@ -34,8 +34,8 @@ class InventoryClient:
     An answer that does not parse as the contract's DTO is InventoryUnavailable too: the outcome is unknown.
 
     Proxy variables (HTTP_PROXY, NO_PROXY, …) and ~/.netrc are ignored unless `trust_env=True`: inventory is an
-    internal service reached directly, and requests would look them up again on every call (0.1 ms of CPU, a
-    fifth of what a call costs the caller).
+    internal service reached directly, and requests would look them up again on every call, a cost the caller
+    pays for nothing.
     """
 
     RETRY_STATUSES = frozenset({502, 503, 504})
