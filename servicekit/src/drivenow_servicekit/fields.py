@@ -22,7 +22,9 @@ PLAIN_TEXT_DESCRIPTION = (
     "Printable text: no control or invisible characters (Unicode categories Cc, Cf, Cs, Co, Cn), not blank; "
     "stored NFC-normalised and trimmed."
 )
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A UUID as API.md spells it (8-4-4-4-12 hex digits, either case): the whole value, nothing around it.
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(f"^{UUID_PATTERN}$")
 # RFC 3339 (API.md: "timestamps ISO 8601 with offset").
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})$")
 
