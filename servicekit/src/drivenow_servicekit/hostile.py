@@ -14,6 +14,7 @@ allowed → anything but a 5xx.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -178,6 +179,7 @@ def _valid_value(prop: Mapping[str, Any]) -> str | None:
 _ECMA_DIFFERENT = re.compile(r"\\[dDsSwWbB]")
 
 
+@functools.lru_cache(maxsize=None)
 def ecma_pattern(pattern: str) -> re.Pattern[str]:
     """A schema `pattern` (ECMAScript, no flags) as a Python regex that means the same for `re.search`: `$` is the
     end of the text, not "the end or before a final newline". Constructs whose meaning differs in other ways
@@ -203,7 +205,8 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(char)
     if _ECMA_DIFFERENT.search(pattern):
-        raise ValueError(f"pattern {pattern!r}: a class that differs between ECMAScript and Python; extend ecma_pattern")
+        raise ValueError(f"pattern {pattern!r}: \\d, \\s, \\w or \\b differ between ECMAScript and Python; "
+                         "extend ecma_pattern")
     return re.compile("".join(out))
 
 
@@ -214,7 +217,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterab
 
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _SPACES = {"Zs", "Zl", "Zp"}
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 def _categories(text: str) -> set[str]:
