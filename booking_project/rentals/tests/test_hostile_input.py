@@ -196,6 +196,8 @@ CATALOGUE: list[Bad] = [
     Bad("anonymous end", "POST", f"/api/v1/rentals/{RENTAL_ID}/end/", 401, "not_authenticated", who="anon"),
     Bad("non-staff rental", "POST", RENTALS, 403, "permission_denied", who="plain", body=_rental()),
     Bad("non-staff deactivate", "POST", f"{CUSTOMER}deactivate/", 403, "permission_denied", who="plain"),
+    Bad("token with NUL", "GET", RENTALS, 401, "authentication_failed", who="anon",
+        headers={"HTTP_AUTHORIZATION": "Token " + "f" * 39 + "\x00"}),
     Bad("wrong token", "GET", RENTALS, 401, "authentication_failed", who="anon",
         headers={"HTTP_AUTHORIZATION": "Token " + "f" * 40}),
     # -- methods ------------------------------------------------------------------------------------------------
