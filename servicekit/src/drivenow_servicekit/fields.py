@@ -23,6 +23,7 @@ PLAIN_TEXT_DESCRIPTION = (
     "stored NFC-normalised and trimmed."
 )
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, format, surrogate, private use, unassigned
+_NOT_IN_AN_ADDRESS = _INVISIBLE | {"Zs", "Zl", "Zp"}
 # A UUID as API.md spells it (8-4-4-4-12 hex digits, either case). Every pattern here is used with fullmatch():
 # Python's `$` also matches before a final newline, and `\d` also matches full-width and other scripts' digits.
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -87,9 +88,18 @@ class StrictCharField(StringOnlyMixin, serializers.CharField):
 
 
 class StrictEmailField(StringOnlyMixin, serializers.EmailField):
+    """An email address as sent. Django's EmailValidator takes any character from U+00A1 up in the domain (for
+    internationalised names), so a zero-width space, a BOM or a line separator would pass, and service-side
+    trimming would quietly drop some of them: any space or invisible character is refused."""
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> object:
+        if isinstance(data, str) and any(unicodedata.category(ch) in _NOT_IN_AN_ADDRESS for ch in data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PlainTextField(StringOnlyMixin, serializers.CharField):
