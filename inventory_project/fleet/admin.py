@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
-from drivenow_servicekit.admin import ApiRulesForm, NulSafeAdmin
+from drivenow_servicekit.admin import ApiRulesForm, NulSafeAdmin, axes_admin_declare_permissions
 from drivenow_servicekit.errors import DomainError
 
 from . import errors, services
@@ -174,3 +174,6 @@ class ReservationAdmin(NulSafeAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+axes_admin_declare_permissions()

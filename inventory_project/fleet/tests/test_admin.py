@@ -140,6 +140,14 @@ def test_a_view_only_account_is_offered_no_car_action_and_a_posted_one_changes_n
     assert Car.objects.get(id=car.id).status == CarStatus.AVAILABLE
 
 
+def test_every_admin_action_declares_its_permissions():
+    """An action without `permissions` is offered to anyone who may view the list: none may be (ours or a library's)."""
+    from django.contrib import admin
+    from drivenow_servicekit.admin import actions_without_permissions
+
+    assert actions_without_permissions(admin.site) == []
+
+
 def test_each_car_action_needs_its_own_permission():
     assert _actions(_staff_with("view_car", "change_car")) == {"send_to_maintenance", "make_available", "retire"}
     assert _actions(_staff_with("view_car", "delete_car")) == {"delete_cars"}  # not Django's stock delete
