@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from drivenow_servicekit.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
+from drivenow_servicekit.hostile import MUTATIONS, hostile_values, json_body, judge, schema_allows, string_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +69,15 @@ def test_stacked_hostile_changes_are_refused_or_accepted_as_the_schema_says(flee
     changes, value = data.draw(hostile_values(field.base_value), label="changes")
     problem = send(field, value)
     assert problem is None, f"{changes}: {problem}"
+
+
+def test_the_schema_verdict_reads_patterns_and_formats_as_the_schema_means_them():
+    uuid_prop, plate_prop = {"type": "string", "format": "uuid"}, {"type": "string", "pattern": "^[A-Z0-9]{1,12}$"}
+    assert schema_allows(uuid_prop, str(uuid.uuid4()).upper())
+    for near_miss in (f"{uuid.uuid4()}\n", f"{{{uuid.uuid4()}}}", uuid.uuid4().hex, "５" + str(uuid.uuid4())[1:]):
+        assert not schema_allows(uuid_prop, near_miss), near_miss
+    assert schema_allows(plate_prop, "AB12") and not schema_allows(plate_prop, "AB12\n")  # `$` ends the text
+    date_time = {"type": "string", "format": "date-time"}
+    assert schema_allows(date_time, "2030-01-01T10:00:00+01:00")
+    assert not schema_allows(date_time, "2030-01-01T10:00:00+01:00\n")
+    assert not schema_allows(date_time, "2030-02-30T10:00:00Z")

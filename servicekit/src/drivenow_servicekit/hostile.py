@@ -3,14 +3,17 @@
 The fuzz suites (fuzzing.py) draw ids from schemathesis, which only ever sends `format: uuid` as `str(uuid.UUID(…))`
 and, as a wrong value, random text or "": never a real id with a newline after it, a BOM before it, braces around
 it. Such near misses are what slip past a Python `$`, `re.match`, `str.strip()` or `int()`. This module makes them
-on purpose, for each string property of each JSON request body of the service's own schema (new endpoints and fields
-are covered without a test changing), and judges each the way the schema means it — ECMAScript patterns, where `$`
-ends the text — so a test can hold the service to: refused by the schema → a 4xx problem and nothing stored;
-allowed → anything but a 5xx.
+on purpose, for each string property of each JSON request body of the service's own schema (a new field is covered
+without the test changing; a new endpoint with a JSON body fails it until the test gives a valid body for it), and
+judges each the way the schema means it — ECMAScript patterns, where `$` ends the text; formats checked strictly —
+so a test can hold the service to: refused by the schema → a 4xx problem and nothing stored; allowed → anything
+but a 5xx, and any 4xx a problem.
 
-    fields = string_fields(schema)                          # from the service's /schema document
-    body = fields[0].body_with(mutate("\\n", value))
-    schema_allows(schema, fields[0].property_schema, value)
+    fields = string_fields(schema, bodies={("POST", "/api/v1/cars/"): {"model": "Kia EV6", "year": 2024}})
+    field = fields[0]
+    value = MUTATIONS["suffix LF"](field.base_value)
+    response = client.generic(field.method, field.path, json_body(field.body_with(value)), content_type=…)
+    problem = judge(field, value, response, stored_before=…, stored_after=…)  # None, or what is wrong
 """
 from __future__ import annotations
 
