@@ -54,7 +54,8 @@ def booking(staff, inventory):
 
 
 def _stored() -> tuple[list[dict], ...]:
-    return tuple(list(model.objects.order_by("pk").values()) for model in (Customer, Rental, OutboxMessage, IdempotencyKey))
+    models = (Customer, Rental, OutboxMessage, IdempotencyKey)
+    return tuple(list(model.objects.order_by("pk").values()) for model in models)
 
 
 def test_every_string_field_answers_every_single_hostile_change(booking):
