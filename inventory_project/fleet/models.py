@@ -59,10 +59,15 @@ class Car(models.Model):
 
 
 class Reservation(models.Model):
-    """A hold on a car. Its id is chosen by the caller (booking's rental id), which makes every call idempotent."""
+    """A hold on a car. Its id is chosen by the caller (booking's rental id), which makes every call idempotent.
+
+    A released id is spent forever. When a release names an id inventory never held, a *tombstone* is stored:
+    a released row without a car. Its primary key is what makes a late reserve with that id fail, however the two
+    requests interleave (they meet on the key)."""
 
     id = models.UUIDField(primary_key=True, editable=False)
-    car = models.ForeignKey(Car, on_delete=models.PROTECT, related_name="reservations")
+    # NULL only for a tombstone.
+    car = models.ForeignKey(Car, on_delete=models.PROTECT, related_name="reservations", null=True, blank=True)
     # [started, released) — the upper bound stays open while the hold lasts.
     period = DateTimeRangeField()
     state = models.CharField(max_length=16, choices=ReservationState.choices, default=ReservationState.ACTIVE)
@@ -85,10 +90,18 @@ class Reservation(models.Model):
                 | Q(state=ReservationState.RELEASED, period__endswith__isnull=False),
                 name="reservation_period_matches_state",
             ),
+            models.CheckConstraint(
+                condition=Q(car__isnull=False) | Q(state=ReservationState.RELEASED),
+                name="reservation_car_unless_tombstone",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Reservation {self.id} ({self.state})"
+        return f"Reservation {self.id} ({'spent id' if self.is_tombstone else self.state})"
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.car_id is None
 
     @property
     def started_at(self):  # type: ignore[no-untyped-def]

@@ -24,11 +24,16 @@ def car_get(*, car_id: UUID | str) -> Car:
         raise errors.CarNotFound() from None
 
 
+def reservation_list() -> QuerySet[Reservation]:
+    """Holds, released or not; a spent id's tombstone is no hold and is not listed."""
+    return Reservation.objects.filter(car__isnull=False)
+
+
 def reservation_get(*, reservation_id: UUID | str) -> Reservation:
     parsed = parse_uuid(reservation_id)
     if parsed is None:
         raise errors.ReservationNotFound()
     try:
-        return Reservation.objects.get(id=parsed)
+        return reservation_list().get(id=parsed)
     except Reservation.DoesNotExist:
         raise errors.ReservationNotFound() from None

@@ -224,7 +224,8 @@ CATALOGUE: list[Bad] = [
     # -- methods ------------------------------------------------------------------------------------------------
     Bad("PUT a car", "PUT", ONE, 405, "method_not_allowed", body=_car()),
     Bad("DELETE the list", "DELETE", CARS, 405, "method_not_allowed"),
-    Bad("list reservations", "GET", RES, 405, "method_not_allowed", who="service"),
+    Bad("DELETE the holds", "DELETE", RES, 405, "method_not_allowed", who="service"),
+    Bad("holds by a state that is none", "GET", RES + "?state=held", 400, "invalid", who="service"),
     Bad("TRACE", "TRACE", CARS, 405, "method_not_allowed"),
 ]
 
