@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from drivenow_servicekit.errors import DomainError, problem_docs
+from drivenow_servicekit.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import CarFilter, ReservationFilter
@@ -83,11 +84,12 @@ class CarViewSet(
 
 
 def _uuid_or(value: str, not_found: type[DomainError]) -> UUID:
-    """A path id that is no UUID names nothing: the resource's own 404, not a validation error."""
-    try:
-        return UUID(value)
-    except ValueError:
-        raise not_found() from None
+    """A path id that is no UUID (in its 8-4-4-4-12 form) names nothing: the resource's own 404, not a validation
+    error."""
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise not_found()
+    return parsed
 
 
 RES_NOT_FOUND = problem_docs("`reservation_not_found`")
