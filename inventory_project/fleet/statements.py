@@ -26,7 +26,9 @@ RETURNING {_COLUMNS}
 # End the active hold now and free its car; when there is no such hold and the id is unknown, store the id's
 # tombstone. The hold's end is never before its start, whichever clock started it. A reserve of this id still
 # in flight makes the tombstone's INSERT wait for it: once it commits, nothing is returned and the caller runs
-# this again, which then ends that hold. Row locks in the order taking a car uses: the hold's row, then the car's.
+# this again, which then ends that hold. Locks the hold's row, then the car's — the other order from taking a
+# car, which cannot deadlock with it: taking locks only an available car, and an available car has no active hold
+# for a release to lock.
 RESERVATION_RELEASE = f"""WITH released AS (
     UPDATE {_RESERVATION}
     SET state = %(released)s,

@@ -1,14 +1,16 @@
 """A released id is spent forever — also when inventory first hears of it in the release — and a hold's times
 come from the database's clock, whatever the clock of the instance that handles the request says."""
 import threading
+import time
 import uuid
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from fleet import errors, services
+from fleet import errors, services, statements
 from fleet.models import Car, CarStatus, Reservation, ReservationState
 from fleet.tests.factories import CarFactory
 from fleet.tests.test_api import assert_problem
@@ -105,3 +107,94 @@ def test_a_hold_is_timed_by_the_database_clock_whatever_the_instance_clock(monke
     assert released.period.lower <= released.period.upper
     assert abs(released.period.lower - db_now) < timedelta(minutes=1)
     assert abs(released.period.upper - db_now) < timedelta(minutes=1)
+
+
+# -- the interleavings, one at a time: a second connection holds its statement's transaction open ----------------
+def _raw_connection() -> psycopg.Connection:
+    db = connection.settings_dict
+    return psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+
+
+def _in_thread(call):
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _wait_until_blocked_by(holder: psycopg.Connection) -> None:
+    """Until some session waits for a lock `holder` has (the statement in the thread, and nothing else's)."""
+    deadline = time.monotonic() + 10
+    with _raw_connection() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [holder.info.backend_pid]).fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second statement never waited for the first")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ends", ["commit", "rollback"])
+def test_a_release_waits_for_a_reserve_of_its_id_in_flight_and_then_ends_it_or_spends_the_id(ends):
+    car = CarFactory()
+    rid = uuid.uuid4()
+    reserve = _raw_connection()
+    reserve.execute(statements.RESERVATION_TAKE_CAR, {**statements.PARAMS, "id": rid, "car_id": car.id})
+    thread, outcome = _in_thread(lambda: services.reservation_release(reservation_id=rid))
+    _wait_until_blocked_by(reserve)
+    getattr(reserve, ends)()
+    thread.join(10)
+    reserve.close()
+    held = Reservation.objects.get(id=rid)
+    assert held.state == ReservationState.RELEASED
+    assert Car.objects.get(id=car.id).status == CarStatus.AVAILABLE
+    if ends == "commit":  # the hold was made after all: released
+        assert "value" in outcome and not held.is_tombstone
+    else:  # it never was: the id is spent
+        assert isinstance(outcome.get("error"), errors.ReservationNotFound) and held.is_tombstone
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ends", ["commit", "rollback"])
+def test_a_reserve_waits_for_a_tombstone_in_flight_and_is_refused_once_it_commits(ends):
+    car = CarFactory()
+    rid = uuid.uuid4()
+    release = _raw_connection()
+    assert len(release.execute(statements.RESERVATION_RELEASE, {**statements.PARAMS, "id": rid}).fetchall()) == 1
+    thread, outcome = _in_thread(lambda: services.reservation_create(reservation_id=rid, car_id=car.id))
+    _wait_until_blocked_by(release)
+    getattr(release, ends)()
+    thread.join(10)
+    release.close()
+    status = Car.objects.get(id=car.id).status
+    if ends == "commit":
+        assert isinstance(outcome.get("error"), errors.ReservationConflict) and status == CarStatus.AVAILABLE
+    else:
+        assert outcome["value"][1] is True and status == CarStatus.RENTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_releases_of_one_hold_at_once_both_answer_it_released():
+    car = CarFactory()
+    rid = uuid.uuid4()
+    services.reservation_create(reservation_id=rid, car_id=car.id)
+    first = _raw_connection()
+    first.execute(statements.RESERVATION_RELEASE, {**statements.PARAMS, "id": rid})
+    thread, outcome = _in_thread(lambda: services.reservation_release(reservation_id=rid))
+    _wait_until_blocked_by(first)
+    first.commit()
+    thread.join(10)
+    first.close()
+    assert outcome["value"].state == ReservationState.RELEASED and not outcome["value"].is_tombstone
