@@ -41,7 +41,7 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
         "Makes the request safe to retry (1–255 visible ASCII characters, kept 24 h). The same key with the same "
         "body answers the first response again (status and body, with `Idempotent-Replayed: true`); with another "
         "body 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_use`. "
-        "A 503 is not kept: retrying with the same key tries again."
+        "A 503 is not kept: retrying with the same key carries on with the same rental."
     ),
 )
 
@@ -71,8 +71,10 @@ def _idempotency_key(request: Request) -> str | None:
                 "`car_not_found`, `customer_not_found`, `customer_inactive`, or `idempotency_key_reused`"
             ),
             503: problem_docs(
-                "`inventory_unavailable`: inventory could not be reached in time. The rental is `failed`, no car "
-                "stays held (a release is queued), and `Retry-After` says when to try again."
+                "`inventory_unavailable`: inventory could not be reached in time; `Retry-After` says when to try "
+                "again. Without an Idempotency-Key the rental is `failed` and no car stays held (a release is "
+                "queued). With one, the rental stays `pending`: a retry with the same key carries on with it, "
+                "and if nobody retries, the relay's sweep fails it and releases its car."
             ),
             **AUTH,
         },

@@ -35,7 +35,8 @@ class CarNotFound(DomainError):
 
 
 class InventoryUnavailable(DomainError):
-    """The outcome of the reserve call is unknown; the rental failed and a release is queued, so nothing stays held."""
+    """The outcome of the reserve call is unknown: the rental failed and a release is queued, so nothing stays
+    held — or, with an Idempotency-Key, it stays pending for the retry (and the sweep, if none comes)."""
 
     code, http_status = ErrorCode.INVENTORY_UNAVAILABLE, 503
     default_detail = "Inventory could not be reached in time; the rental was not started and no car is held. Try again."

@@ -106,12 +106,14 @@ def _resume(key: IdempotencyKey) -> Resumed | None:
         key.state = IdempotencyState.IN_PROGRESS
         key.save(update_fields=["state"])
         # Touched, so the sweep leaves it to this attempt.
-        Rental.objects.filter(id=rental.id).update(updated_at=timezone.now())
+        Rental.objects.filter(id=rental.id).update(updated_at=Now())
         return Resumed(rental.id)
     if rental is not None and rental.status != RentalStatus.FAILED:
         raise errors.IdempotencyKeyInUse()  # settled but unanswered: never the case, and never a second rental
+    # A dead release (inventory refused it for good) waits for a person's "retry now" like a pending one does:
+    # until it is delivered the old hold may still be there.
     if rental is not None and OutboxMessage.objects.filter(
-        reservation_id=rental.id, status=OutboxStatus.PENDING
+        reservation_id=rental.id, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
     ).exists():
         raise errors.InventoryUnavailable(
             "An earlier attempt with this Idempotency-Key is still being undone in inventory; try again shortly."

@@ -9,6 +9,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from customers.models import Customer
@@ -39,11 +40,13 @@ class Rental(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="rentals")
     status = models.CharField(max_length=16, choices=RentalStatus.choices, default=RentalStatus.PENDING)
     failure_code = models.CharField(max_length=32, choices=FailureCode.choices, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # On the database's clock (its default, and Now() on every change): the sweep compares updated_at with that
+    # clock, so an instance whose own clock is off cannot make a rental look stale, or young.
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     expected_return_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-created_at", "id"]

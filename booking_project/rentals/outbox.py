@@ -116,6 +116,15 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
     return _delivered(claim)
 
 
+def outbox_deliver_now(
+    *, message_id: int, reservation_id: UUID, created_at: datetime, lease_until: datetime, client: InventoryClient
+) -> Delivery:
+    """Deliver a release whose row was queued leased to the caller (`lease_until`, its first attempt), as a request
+    does right after the change that queued it; the relay takes the row over once the lease runs out."""
+    claim = Claim(message_id, OutboxKind.RELEASE, reservation_id, 0, created_at, lease_until)
+    return outbox_deliver(claim=claim, client=client)
+
+
 def backoff_delay(attempts: int) -> float:
     """Seconds before the next try after `attempts` failed ones: capped exponential, with jitter (0.5–1×)."""
     base, cap = settings.BOOKING_OUTBOX_BACKOFF_BASE, settings.BOOKING_OUTBOX_BACKOFF_CAP

@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
-from drivenow_contracts import CarNotFound, CarUnavailable, InventoryUnavailable
+from drivenow_contracts import CarNotFound, CarUnavailable, InventoryUnavailable, ReservationConflict
 
 from customers.models import Customer, CustomerStatus
 from drivenow_servicekit.errors import problem
@@ -31,8 +31,8 @@ from drivenow_servicekit.errors import problem
 from . import errors, metrics, statements
 from .idempotency import IdempotencyRequest, Resumed, StoredResponse, idempotency_claim, idempotency_record
 from .inventory import inventory_client, inventory_release_client
-from .models import FailureCode, OutboxKind, Rental, RentalStatus
-from .outbox import NOTIFY_CHANNEL, Claim, outbox_deliver, outbox_enqueue_release
+from .models import FailureCode, Rental, RentalStatus
+from .outbox import NOTIFY_CHANNEL, outbox_deliver_now, outbox_enqueue_release
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,10 @@ def _rental_activate(rental: Rental) -> bool:
     settled it while inventory answered —, which `_rental_settle` then sorts out under a lock."""
     now = timezone.now()
     if not Rental.objects.filter(id=rental.id, status=RentalStatus.PENDING).update(
-        status=RentalStatus.ACTIVE, started_at=now, updated_at=now
+        status=RentalStatus.ACTIVE, started_at=now, updated_at=Now()
     ):
         return False
-    rental.status, rental.started_at, rental.updated_at = RentalStatus.ACTIVE, now, now
+    rental.status, rental.started_at = RentalStatus.ACTIVE, now
     transaction.on_commit(metrics.rental_started)  # at once, unless a caller's transaction is still open
     return True
 
@@ -170,7 +170,12 @@ def _reserve(rental: Rental) -> ReserveOutcome:
     except InventoryUnavailable as exc:
         log.warning("reserve for rental %s: outcome unknown: %s", rental.id, exc)
         return ReserveOutcome.UNKNOWN
-    except Exception:  # ReservationConflict, InventoryRejected, a malformed answer: treat as unknown, free it
+    except ReservationConflict as exc:
+        # This rental's own id refused: spent (the sweep failed the rental while a retry was on its way), or
+        # inventory is confused. Unknown, and released to be sure: a release of a spent id changes nothing.
+        log.warning("reserve for rental %s: inventory refused its id: %s", rental.id, exc)
+        return ReserveOutcome.UNKNOWN
+    except Exception:  # InventoryRejected, a malformed answer: treat as unknown, free it
         log.exception("reserve for rental %s: unexpected answer; treating the outcome as unknown", rental.id)
         return ReserveOutcome.UNKNOWN
     return ReserveOutcome.HELD
@@ -199,8 +204,7 @@ def _rental_settle(*, rental_id: UUID, outcome: ReserveOutcome, keyed: bool = Tr
 def _mark_active(rental: Rental, *, keyed: bool) -> None:
     """`keyed`: the start request may have an Idempotency-Key whose answer is stored now (unknown to the sweep:
     it says True). A request without one skips rendering and storing an answer nobody will ask for."""
-    rental.status = RentalStatus.ACTIVE
-    rental.started_at = timezone.now()
+    rental.status, rental.started_at, rental.updated_at = RentalStatus.ACTIVE, timezone.now(), Now()
     rental.save(update_fields=["status", "started_at", "updated_at"])
     if keyed:
         idempotency_record(rental_id=rental.id, response=_start_answer(rental))
@@ -208,8 +212,7 @@ def _mark_active(rental: Rental, *, keyed: bool) -> None:
 
 
 def _mark_failed(rental: Rental, failure: FailureCode, *, release: bool, keyed: bool) -> None:
-    rental.status = RentalStatus.FAILED
-    rental.failure_code = failure
+    rental.status, rental.failure_code, rental.updated_at = RentalStatus.FAILED, failure, Now()
     rental.save(update_fields=["status", "failure_code", "updated_at"])
     if release:
         outbox_enqueue_release(reservation_id=rental.id)
@@ -252,11 +255,10 @@ def rental_end(*, rental_id: UUID) -> Rental:
         **statements.PARAMS, "id": rental_id, "channel": NOTIFY_CHANNEL,
         "lease_seconds": settings.BOOKING_RELEASE_NOW_LEASE_SECONDS if deliver_now else 0,
     }
-    for _ in range(2):
-        params["now"] = timezone.now()
-        ended = list(Rental.objects.raw(statements.RENTAL_END, params))
-        if ended:
-            break
+    params["now"] = timezone.now()
+    ended = list(Rental.objects.raw(statements.RENTAL_END, params))
+    if not ended:
+        # Only reads, to answer: an end is written by the statement above alone.
         rental = Rental.objects.filter(id=rental_id).first()
         if rental is None:
             raise errors.RentalNotFound()
@@ -264,16 +266,29 @@ def rental_end(*, rental_id: UUID) -> Rental:
             return rental
         if rental.status != RentalStatus.ACTIVE:
             raise errors.RentalNotActive(f"The rental is {rental.status}; only an active rental can be ended.")
-        # It became active while the statement ran: end it with the same statement once more.
-    else:
-        raise errors.RentalNotActive("The rental changed under every attempt to end it; try again.")
+        # Activated after the statement looked (a start settling this very moment): one more try.
+        ended = list(Rental.objects.raw(statements.RENTAL_END, params))
+        if not ended:
+            raise errors.RentalNotActive("The rental changed while it was being ended; try again.")
     rental = ended[0]
     transaction.on_commit(metrics.rental_ended)  # at once, unless a caller's transaction is still open
     if deliver_now:
-        claim = Claim(rental.outbox_id, OutboxKind.RELEASE, rental.id, 0, rental.outbox_created_at,
-                      rental.outbox_lease_until)
-        metrics.release_delivered_now(outbox_deliver(claim=claim, client=inventory_release_client()))
+        _release_now(rental)
     return rental
+
+
+def _release_now(rental: Rental) -> None:
+    """Deliver the release the end just queued, once and briefly. The rental is completed whatever happens here:
+    anything that goes wrong (inventory slow or away, even booking's database) is left to the relay."""
+    try:
+        outcome = outbox_deliver_now(
+            message_id=rental.outbox_id, reservation_id=rental.id, created_at=rental.outbox_created_at,
+            lease_until=rental.outbox_lease_until, client=inventory_release_client(),
+        )
+    except Exception:
+        log.exception("end of rental %s: releasing its car at once failed; the relay will", rental.id)
+        outcome = "error"
+    metrics.release_delivered_now(outcome)
 
 
 def rental_sweep_pending(*, older_than: timedelta, limit: int = 100) -> int:

@@ -12,20 +12,19 @@ _OUTBOX = f'"{OutboxMessage._meta.db_table}"'
 
 # Insert the pending rental if the customer is active, locking the customer's row as the checked path does, so a
 # deactivation in flight is waited for and then seen. Nothing returned: the checked path says why.
-RENTAL_OPEN_FOR_ACTIVE_CUSTOMER = f"""INSERT INTO {_RENTAL}
-    (id, car_id, customer_id, status, created_at, expected_return_at, updated_at)
-SELECT %(id)s, %(car_id)s, customer.id, %(pending)s, %(now)s, %(expected_return_at)s, %(now)s
+RENTAL_OPEN_FOR_ACTIVE_CUSTOMER = f"""INSERT INTO {_RENTAL} (id, car_id, customer_id, status, expected_return_at)
+SELECT %(id)s, %(car_id)s, customer.id, %(pending)s, %(expected_return_at)s
 FROM {_CUSTOMER} AS customer
 WHERE customer.id = %(customer_id)s AND customer.status = %(active_customer)s
 FOR NO KEY UPDATE
 RETURNING *"""
 
-# Complete the active rental and queue the release of its car in one statement (one transaction), waking the
-# relay at commit. The release row is due after `lease_seconds` (on the database's clock): the request that
-# ended the rental delivers it at once and the relay takes it only if that request could not. With 0 the relay
-# takes it at once. Nothing returned: the rental was not active.
+# Complete the active rental and queue the release of its car in one statement (one transaction). The release
+# row is due after `lease_seconds` (on the database's clock): the request that ended the rental delivers it at
+# once and the relay takes it only if that request could not. With 0 the relay takes it at once, woken at commit
+# (NOTIFY). Nothing returned: the rental was not active.
 RENTAL_END = f"""WITH ended AS (
-    UPDATE {_RENTAL} SET status = %(completed)s, ended_at = %(now)s, updated_at = %(now)s
+    UPDATE {_RENTAL} SET status = %(completed)s, ended_at = %(now)s, updated_at = statement_timestamp()
     WHERE id = %(id)s AND status = %(active)s
     RETURNING *
 ), queued AS (
@@ -36,7 +35,8 @@ RENTAL_END = f"""WITH ended AS (
     RETURNING id, created_at, next_attempt_at
 )
 SELECT ended.*, queued.id AS outbox_id, queued.created_at AS outbox_created_at,
-       queued.next_attempt_at AS outbox_lease_until, pg_notify(%(channel)s, '') AS woke_relay
+       queued.next_attempt_at AS outbox_lease_until,
+       (SELECT pg_notify(%(channel)s, '') WHERE %(lease_seconds)s = 0) AS woke_relay
 FROM ended, queued"""
 
 PARAMS = {

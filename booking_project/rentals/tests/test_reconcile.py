@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from drivenow_contracts import InventoryClient
 
 from rentals import metrics, services
 from rentals.models import FailureCode, OutboxMessage, OutboxStatus, Rental, RentalStatus
@@ -89,3 +90,23 @@ def test_the_relay_command_reconciles_once(inventory, customer):
     call_command("run_outbox_relay", "--reconcile", "--reconcile-min-age", "0")
     assert inventory.car_status(failed.car_id) == "available"
     assert OutboxMessage.objects.get(reservation_id=failed.id).status == OutboxStatus.DELIVERED
+
+
+def test_a_rental_that_ends_while_the_pass_runs_is_no_repair(inventory, customer, monkeypatch):
+    """The page of holds is read, then a front desk ends the rental and its car is freed at once, then the page is
+    judged: the stale page must not count a repair (the metric is meant to stay at 0)."""
+    rental = services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
+    real = InventoryClient.list_reservations
+
+    def page_then_the_rental_ends(self, **kwargs):
+        page = real(self, **kwargs)
+        if any(hold.id == rental.id for hold in page.results):
+            services.rental_end(rental_id=rental.id)
+        return page
+
+    monkeypatch.setattr(InventoryClient, "list_reservations", page_then_the_rental_ends)
+    before = _repairs("completed")
+    report = holds_reconcile(min_age=timedelta(0))
+    assert rental.id not in report.released and _repairs("completed") == before
+    assert list(OutboxMessage.objects.filter(reservation_id=rental.id).values_list("status", flat=True)) == [
+        OutboxStatus.DELIVERED]

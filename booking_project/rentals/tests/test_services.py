@@ -12,7 +12,7 @@ from django.utils import timezone
 from drivenow_contracts import InventoryUnavailable
 
 from customers import services as customer_services
-from rentals import errors, metrics, services
+from rentals import errors, metrics, outbox, services
 from rentals.inventory import inventory_client
 from rentals.models import (
     FailureCode,
@@ -358,3 +358,57 @@ def test_ending_inside_a_callers_transaction_leaves_the_release_to_the_relay_at_
         services.rental_end(rental_id=rental.id)
     message = OutboxMessage.objects.get()
     assert message.status == OutboxStatus.PENDING and message.next_attempt_at <= timezone.now()
+
+
+def test_a_key_whose_abandoned_rental_has_a_dead_release_waits_for_it(inventory, customer, staff, monkeypatch):
+    """A release inventory refused for good may leave the old hold in place: starting afresh would meet it and
+    store 409 for 24 h. The key answers 503 until a person's "retry now" gets the release delivered."""
+    car_id = inventory.make_car()
+    _reserve_then_lose_the_answer(monkeypatch)
+    assert _start(staff, car_id, customer, "dead-release").status_code == 503
+    monkeypatch.undo()
+    abandoned = Rental.objects.get()
+    assert services.rental_sweep_pending(older_than=timedelta(0)) == 1
+    OutboxMessage.objects.filter(reservation_id=abandoned.id).update(status=OutboxStatus.DEAD)
+    assert _start(staff, car_id, customer, "dead-release").status_code == 503
+    assert inventory.car_status(car_id) == "rented"
+    outbox.outbox_retry_now(message_ids=list(OutboxMessage.objects.values_list("id", flat=True)))
+    OutboxRelay(RelaySettings.from_settings()).deliver_due()
+    fresh = _start(staff, car_id, customer, "dead-release")
+    assert fresh.status_code == 201 and fresh.json()["id"] != str(abandoned.id)
+
+
+def test_a_resumed_retry_is_left_to_itself_by_the_sweep_whatever_this_hosts_clock_says(
+    inventory, customer, staff, monkeypatch
+):
+    """The sweep compares a rental's last change with the database's clock, and the change is written with that
+    clock too: an instance whose own clock is minutes behind cannot make its retry look stale."""
+    car_id = inventory.make_car()
+    _reserve_then_lose_the_answer(monkeypatch)
+    assert _start(staff, car_id, customer, "skewed").status_code == 503
+    monkeypatch.undo()
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() - timedelta(minutes=2))
+    client = inventory_client()
+    real_reserve = client.reserve
+
+    def the_sweep_runs_meanwhile(**kwargs):
+        assert services.rental_sweep_pending(older_than=timedelta(seconds=60)) == 0
+        return real_reserve(**kwargs)
+
+    monkeypatch.setattr(client, "reserve", the_sweep_runs_meanwhile)
+    retried = _start(staff, car_id, customer, "skewed")
+    assert retried.status_code == 201, retried.content
+    assert Rental.objects.get().status == RentalStatus.ACTIVE
+
+
+def test_an_end_whose_release_cannot_be_recorded_still_answers_completed(inventory, customer, monkeypatch):
+    rental = services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
+
+    def database_went_away(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "outbox_deliver_now", database_went_away)
+    assert services.rental_end(rental_id=rental.id).status == RentalStatus.COMPLETED
+    message = OutboxMessage.objects.get()
+    assert message.status == OutboxStatus.PENDING  # the relay takes it when the request's lease runs out
