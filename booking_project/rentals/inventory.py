@@ -10,6 +10,7 @@ import requests
 from django.conf import settings
 from drivenow_contracts import InventoryClient
 
+from drivenow_servicekit.health import forget_ready_reports
 from drivenow_servicekit.observability import request_id_var
 
 from . import metrics
@@ -54,6 +55,7 @@ def reset_inventory_client() -> None:
         if _client is not None:
             _client.close()
         _client = None
+    forget_ready_reports()  # /health/ready's kept answer was about the old inventory
 
 
 def inventory_status() -> str:
