@@ -26,6 +26,8 @@ SERVER_PARAMS = "max_fails=2 fail_timeout=10s"
 
 # The gateway's own errors, as the services render theirs (RFC 9457 problem+json with a stable `code`).
 PROBLEMS = {
+    400: ("bad_request", "Bad Request",
+          "The request is malformed, or its path is not spelled canonically (no //, . or .. segments, no %-escapes)."),
     404: ("not_found", "Not Found", "No such resource."),
     413: ("request_too_large", "Request Entity Too Large", "The request body is larger than 1 MiB."),
     502: ("bad_gateway", "Bad Gateway", "The service behind the gateway did not answer properly; try again."),
