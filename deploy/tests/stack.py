@@ -64,6 +64,7 @@ class Gateway:
     internal_port: int = field(default_factory=free_port)
     prefix: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="drivenow-gateway-")))
     process: subprocess.Popen[bytes] | None = None
+    render_script: Path = RENDER  # a copy elsewhere renders (and serves) from that checkout
 
     @property
     def url(self) -> str:
@@ -82,7 +83,7 @@ class Gateway:
         return self.prefix / "logs" / "access.log"
 
     def render(self) -> None:
-        args = [sys.executable, str(RENDER), "local", "--state-dir", str(self.prefix), "--out", str(self.conf),
+        args = [sys.executable, str(self.render_script), "local", "--state-dir", str(self.prefix), "--out", str(self.conf),
                 "--listen", f"127.0.0.1:{self.port}", "--internal-listen", f"127.0.0.1:{self.internal_port}"]
         for address in self.inventory:
             args += ["--inventory", address]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import os
+import shutil
 import socket
 import time
 import uuid
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from stack import HAS_BOOKING, NO_BOOKING_REASON, SERVICE_TOKEN, Gateway, Stack, local_stack
+from stack import HAS_BOOKING, NO_BOOKING_REASON, REPO_ROOT, SERVICE_TOKEN, Gateway, Stack, local_stack
 
 pytestmark = pytest.mark.live
 needs_booking = pytest.mark.skipif(not HAS_BOOKING, reason=NO_BOOKING_REASON)
@@ -217,6 +219,30 @@ def test_an_instance_reached_directly_answers_a_bad_request_with_problem_json(st
         assert 400 <= status < 500, (what, head)
         assert b"\r\ncontent-type: application/problem+json" in head.lower(), (what, head)
         assert json.loads(body)["status"] == status, what
+
+
+def test_the_gateway_serves_its_pages_from_a_checkout_only_its_owner_can_enter(nginx, tmp_path):
+    # A clone in a `mktemp -d` directory or a Debian 12 home (mode 700): nginx's workers, which drop from root to
+    # another user, cannot read anything under it. Nothing the gateway answers may need them to.
+    checkout = tmp_path / "clone"
+    checkout.mkdir(mode=0o700)
+    os.chmod(tmp_path, 0o700)
+    shutil.copytree(REPO_ROOT / "deploy" / "gateway", checkout / "deploy" / "gateway")
+    from drivenow_servicekit.testing import free_port
+
+    gateway = Gateway(nginx, inventory=[f"127.0.0.1:{free_port()}"], booking=[f"127.0.0.1:{free_port()}"],
+                      prefix=checkout / ".drivenow" / "nginx", render_script=checkout / "deploy" / "gateway" / "render.py")
+    try:
+        gateway.start()
+        index = requests.get(gateway.url + "/", timeout=5)
+        assert index.status_code == 200, index.text[:300]
+        assert index.headers["Content-Type"].startswith("text/html")
+        assert index.text == (REPO_ROOT / "deploy" / "gateway" / "html" / "index.html").read_text()
+        assert requests.get(gateway.url + "/nothing-here", timeout=5).json() == NOT_FOUND
+        assert requests.get(gateway.url + "/api/v1/cars/", timeout=10).json()["code"] == "bad_gateway"
+        assert_problem_4xx(raw_request(gateway.url, "GET", "//inventory/docs"), "//inventory/docs")
+    finally:
+        gateway.cleanup()
 
 
 # -- request ids ------------------------------------------------------------------------------------------
