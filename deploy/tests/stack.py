@@ -27,6 +27,7 @@ NO_BOOKING_REASON = "booking_project is not in this tree yet: the booking parts 
 
 STAFF_TOKEN = "deploystafftoken000000000000000000000000"  # 40 letters and digits, as seed_demo wants
 SERVICE_TOKEN = "deployservicetoken0000000000000000000000"
+STAFF_PASSWORD = "deploy-staff-password-for-this-suite"  # seed_demo sets none unless given one
 
 # Every instance logs its requests (with the request id) and runs without gunicorn's control socket: several
 # gunicorns of one user would otherwise share ~/.gunicorn/gunicorn.ctl.
@@ -162,7 +163,7 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
             live_service("inventory", db_name=f"deploy_{name}_inventory", env=INSTANCE_ENV, log_dir=log_dir)
         )
         inventory_a.manage("create_service_account", "--token", SERVICE_TOKEN)
-        inventory_a.manage("seed_demo", "--token", STAFF_TOKEN)
+        inventory_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
         inventory_b = second_instance(inventory_a, log_dir)
         stack.callback(inventory_b.stop_all)
         inventories = [inventory_a, inventory_b]
@@ -182,7 +183,7 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
             booking_a = stack.enter_context(
                 live_service("booking", db_name=f"deploy_{name}_booking", env=booking_env, log_dir=log_dir)
             )
-            booking_a.manage("seed_demo", "--token", STAFF_TOKEN)
+            booking_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
             booking_b = second_instance(booking_a, log_dir)
             stack.callback(booking_b.stop_all)
             booking_a.spawn("run_outbox_relay")

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from stack import HAS_BOOKING, NO_BOOKING_REASON, REPO_ROOT, SERVICE_TOKEN, Gateway, Stack, local_stack
+from stack import (
+    HAS_BOOKING, NO_BOOKING_REASON, REPO_ROOT, SERVICE_TOKEN, STAFF_PASSWORD, Gateway, Stack, local_stack,
+)
 
 pytestmark = pytest.mark.live
 needs_booking = pytest.mark.skipif(not HAS_BOOKING, reason=NO_BOOKING_REASON)
@@ -354,7 +356,7 @@ def test_staff_can_log_in_to_the_booking_admin_through_the_gateway(stack):
     page = session.get(login_url, timeout=5)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     done = session.post(login_url, data={"csrfmiddlewaretoken": token, "username": "staff",
-                                         "password": "drivenow-staff", "next": "/booking/admin/"},
+                                         "password": STAFF_PASSWORD, "next": "/booking/admin/"},
                         headers={"Referer": login_url, "Origin": stack.gateway.url}, timeout=5)
     assert done.status_code == 200
     assert done.url.endswith("/booking/admin/"), done.url

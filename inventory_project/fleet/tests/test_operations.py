@@ -68,6 +68,26 @@ def _call(*args: str) -> str:
     return out.getvalue().strip()
 
 
+@pytest.mark.parametrize("earlier", [None, "drivenow-staff"])
+def test_seed_demo_never_leaves_the_staff_user_a_known_password(monkeypatch, earlier):
+    # Compose and run.sh seed this superuser on a server: without a password given it has none usable, and the
+    # retired published default of an earlier seed is taken away.
+    from django.contrib.auth.models import User
+
+    monkeypatch.delenv("DRIVENOW_STAFF_PASSWORD", raising=False)
+    if earlier:
+        User.objects.create_user("staff", password=earlier, is_staff=True)
+    call_command("seed_demo", token="demo0token0for0tests0abcdef", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    staff = User.objects.get(username="staff")
+    assert not staff.has_usable_password() and not staff.check_password("drivenow-staff")
+
+    monkeypatch.setenv("DRIVENOW_STAFF_PASSWORD", "from-the-environment-1")
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert User.objects.get(username="staff").check_password("from-the-environment-1")
+    call_command("seed_demo", password="given-on-the-command-line-2", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert User.objects.get(username="staff").check_password("given-on-the-command-line-2")
+
+
 def _settings_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
