@@ -1,4 +1,7 @@
 # Shared by the local runner and the test command: the venv and private PostgreSQL clusters.
+# Functions here end with an explicit `return 0`: a bare `return` in a function called from a trap handler (run.sh
+# stops everything from one) returns the status of the command the signal interrupted, 130 after Ctrl-C, and
+# `set -e` then ends the caller half-way.
 # shellcheck shell=bash
 set -euo pipefail
 
@@ -33,17 +36,17 @@ dn_pg_bindir() {
   local dir
   if command -v pg_config >/dev/null 2>&1; then
     dir="$(pg_config --bindir)"
-    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
   fi
   dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-  [ -n "$dir" ] && [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
   dn_die "no PostgreSQL server binaries found (install postgresql, or put pg_config on PATH)"
 }
 
 # initdb refuses to run as root: then the cluster runs as the `postgres` system user (or `drivenow`, made here).
 dn_pg_user() {
-  if [ "$(id -u)" != 0 ]; then id -un; return; fi
-  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+  if [ "$(id -u)" != 0 ]; then id -un; return 0; fi
+  if id postgres >/dev/null 2>&1; then echo postgres; return 0; fi
   id drivenow >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin drivenow
   echo drivenow
 }
@@ -59,10 +62,14 @@ dn_free_port() {
 }
 
 # dn_pg_start DIR PORT: initialise (once) and start a cluster in DIR listening on 127.0.0.1:PORT.
+# Every connection needs the password of user `drivenow` (scram-sha-256, also on the Unix socket): DN_PG_PASSWORD,
+# which the caller keeps somewhere only its user can read. A cluster made by an earlier version with `trust` is
+# given the password and switched to scram on its next start.
 # Sets DN_PG_STARTED=1 when this call started it (so a caller stops only what it started).
 DN_PG_STARTED=0
 dn_pg_start() {
   local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
+  [ -n "${DN_PG_PASSWORD:-}" ] || dn_die "dn_pg_start: DN_PG_PASSWORD is not set"
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then
     chown "$(dn_pg_user)" "$dir"
@@ -70,17 +77,38 @@ dn_pg_start() {
     local p="$dir"; while [ "$p" != / ]; do p="$(dirname "$p")"; chmod o+x "$p" 2>/dev/null || true; done
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
-    dn_as_pg "$bin/initdb" -D "$dir/data" -U drivenow --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
-      || { cat "$dir/initdb.log" >&2; dn_die "initdb failed"; }
+    # initdb reads the password from a file the cluster user owns (mode 600, removed at once): never from a
+    # command line, which ps shows to every user.
+    local pwfile="$dir/initdb-password"
+    printf '%s\n' "$DN_PG_PASSWORD" | dn_as_pg sh -c 'umask 077 && cat >"$1"' sh "$pwfile"
+    dn_as_pg "$bin/initdb" -D "$dir/data" -U drivenow --pwfile="$pwfile" --auth=scram-sha-256 -E UTF8 \
+      --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { rm -f "$pwfile"; cat "$dir/initdb.log" >&2; dn_die "initdb failed"; }
+    rm -f "$pwfile"
   fi
   if dn_as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     dn_log "PostgreSQL already running in $dir"
-    return
+  else
+    dn_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=${DN_PG_FSYNC:-on}" >/dev/null \
+      || { tail -n 20 "$dir/postgres.log" >&2; dn_die "PostgreSQL did not start (port $port busy?)"; }
+    DN_PG_STARTED=1
   fi
-  dn_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=${DN_PG_FSYNC:-on}" >/dev/null \
-    || { tail -n 20 "$dir/postgres.log" >&2; dn_die "PostgreSQL did not start (port $port busy?)"; }
-  DN_PG_STARTED=1
+  dn_pg_require_password "$dir" "$port"
+}
+
+# dn_pg_require_password DIR PORT: a cluster initialised with `trust` (before passwords) gets DN_PG_PASSWORD and
+# scram-sha-256 for every connection, then reloads its pg_hba.conf.
+dn_pg_require_password() {
+  local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
+  dn_as_pg grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$dir/data/pg_hba.conf" || return 0
+  dn_log "PostgreSQL in $dir trusted every local connection: setting a password and scram-sha-256"
+  local quoted="${DN_PG_PASSWORD//\'/\'\'}"
+  printf "ALTER ROLE drivenow PASSWORD '%s';\n" "$quoted" \
+    | dn_as_pg "$bin/psql" -h "$dir" -p "$port" -U drivenow -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null \
+    || dn_die "could not set the password of PostgreSQL in $dir"
+  dn_as_pg sed -i -E 's/^([^#]*[[:space:]])trust([[:space:]]|$)/\1scram-sha-256\2/' "$dir/data/pg_hba.conf"
+  dn_as_pg "$bin/pg_ctl" -D "$dir/data" reload >/dev/null
 }
 
 dn_pg_stop() {
@@ -89,12 +117,18 @@ dn_pg_stop() {
   dn_as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# dn_pg_createdb PORT NAME: create the database when it does not exist yet.
+# dn_pg_createdb PORT NAME: create the database when it does not exist yet (as `drivenow`, with DN_PG_PASSWORD).
 dn_pg_createdb() {
   local port="$1" name="$2" bin; bin="$(dn_pg_bindir)"
-  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U drivenow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$name'" | grep -q 1; then
-    "$bin/createdb" -h 127.0.0.1 -p "$port" -U drivenow "$name"
+  if ! PGPASSWORD="$DN_PG_PASSWORD" "$bin/psql" -h 127.0.0.1 -p "$port" -U drivenow -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='$name'" | grep -q 1; then
+    PGPASSWORD="$DN_PG_PASSWORD" "$bin/createdb" -h 127.0.0.1 -p "$port" -U drivenow "$name"
   fi
+}
+
+# dn_secret: 40 random hex digits (letters and digits only, so it fits tokens, passwords and URLs alike).
+dn_secret() {
+  python3 -c 'import secrets; print(secrets.token_hex(20))'
 }
 
 # dn_nginx: print the path of the nginx binary. When there is none and this runs as root on Debian/Ubuntu, installs
