@@ -68,14 +68,9 @@ dn_free_port() {
 # Sets DN_PG_STARTED=1 when this call started it (so a caller stops only what it started).
 DN_PG_STARTED=0
 dn_pg_start() {
-  local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
+  local port="$2" bin dir; bin="$(dn_pg_bindir)"
   [ -n "${DN_PG_PASSWORD:-}" ] || dn_die "dn_pg_start: DN_PG_PASSWORD is not set"
-  mkdir -p "$dir"
-  if [ "$(id -u)" = 0 ]; then
-    chown "$(dn_pg_user)" "$dir"
-    # the cluster user must be able to reach its directory
-    local p="$dir"; while [ "$p" != / ]; do p="$(dirname "$p")"; chmod o+x "$p" 2>/dev/null || true; done
-  fi
+  dir="$(dn_pg_home "$1")"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     # initdb reads the password from a file the cluster user owns (mode 600, removed at once): never from a
     # command line, which ps shows to every user.
@@ -100,7 +95,7 @@ dn_pg_start() {
 # dn_pg_require_password DIR PORT: a cluster initialised with `trust` (before passwords) gets DN_PG_PASSWORD and
 # scram-sha-256 for every connection, then reloads its pg_hba.conf.
 dn_pg_require_password() {
-  local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
+  local dir port="$2" bin; bin="$(dn_pg_bindir)"; dir="$(dn_pg_home "$1")"
   dn_as_pg grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$dir/data/pg_hba.conf" || return 0
   dn_log "PostgreSQL in $dir trusted every local connection: setting a password and scram-sha-256"
   local quoted="${DN_PG_PASSWORD//\'/\'\'}"
@@ -112,9 +107,46 @@ dn_pg_require_password() {
 }
 
 dn_pg_stop() {
-  local dir="$1" bin; bin="$(dn_pg_bindir)"
+  local dir bin; bin="$(dn_pg_bindir)"
+  [ -e "$1" ] || return 0
+  dir="$(dn_pg_home "$1")"
   [ -f "$dir/data/PG_VERSION" ] || return 0
   dn_as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  return 0
+}
+
+# dn_pg_remove DIR: stop the cluster of DIR and delete it, wherever it lives.
+dn_pg_remove() {
+  [ -e "$1" ] || [ -L "$1" ] || return 0
+  local home; home="$(dn_pg_home "$1")"
+  dn_pg_stop "$1"
+  rm -rf "$home"
+  rm -rf "$1"
+  return 0
+}
+
+# dn_pg_home DIR: prints where the cluster of DIR lives, made ready for the cluster user (as root, the `postgres`
+# user runs it, and it must reach the directory). That is DIR itself, unless DIR is under a directory that user may
+# not enter (a checkout in a home of mode 700, or in `mktemp -d`): then a directory of its own under
+# /var/lib/drivenow, named for DIR, which DIR then links to. The caller's directories are never opened up.
+DN_PG_HOMES="${DN_PG_HOMES:-/var/lib/drivenow}"
+dn_pg_home() {
+  local dir="$1" user home
+  if [ -L "$dir" ]; then readlink -f "$dir"; return 0; fi
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] || { echo "$dir"; return 0; }
+  user="$(dn_pg_user)"
+  chown "$user" "$dir"
+  if runuser -u "$user" -- test -x "$dir"; then echo "$dir"; return 0; fi
+  [ ! -e "$dir/data" ] || dn_die "the $user user cannot reach the PostgreSQL cluster in $dir (let it enter the directories above)"
+  home="$DN_PG_HOMES/pg-$(printf '%s' "$(cd "$dir" && pwd -P)" | sha256sum | cut -c1-16)"
+  mkdir -p "$DN_PG_HOMES" "$home"
+  chmod 755 "$DN_PG_HOMES"
+  chown "$user" "$home"
+  chmod 700 "$home"
+  rm -rf "$dir" && ln -s "$home" "$dir"  # nothing of a cluster was in it (no data/): at most an old log
+  echo "$home"
+  return 0
 }
 
 # dn_pg_createdb PORT NAME: create the database when it does not exist yet (as `drivenow`, with DN_PG_PASSWORD).

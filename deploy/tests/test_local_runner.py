@@ -159,9 +159,11 @@ def lib(script: str, env: dict[str, str] | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def state() -> Iterator[Path]:
-    """One state directory for the module's runs: the first one initialises the cluster, later ones reuse it."""
+    """One state directory for the module's runs: the first one initialises the cluster, later ones reuse it. It is
+    in a directory only its owner may enter (mktemp -d), like a checkout in a home of mode 700."""
     parent = Path(tempfile.mkdtemp(prefix="drivenow-runner-"))
     yield parent / "state"
+    lib(f"dn_pg_remove {shlex.quote(str(parent / 'state' / 'pg'))}")
     shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -198,8 +200,10 @@ def test_run_sh_prints_only_its_own_lines_and_its_postgres_wants_the_password(ru
     assert "drivenow-staff" not in runner.output
     assert f"staff / {secrets['DN_STAFF_PASSWORD']}" in runner.output
 
-    # Its secrets were never readable by anyone else.
+    # Its secrets were never readable by anyone else, and it opened none of the caller's directories to others
+    # (as root, PostgreSQL runs as `postgres`, which may not enter a 700 directory).
     assert stat.S_IMODE((runner.state / "secrets.env").stat().st_mode) == 0o600
+    assert stat.S_IMODE(runner.state.parent.stat().st_mode) == 0o700
 
     # PostgreSQL asks every connection for the password: over TCP and on its socket, whoever connects.
     for name in [name for name in os.environ if name.startswith("PG")]:
