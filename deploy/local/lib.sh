@@ -22,11 +22,13 @@ dn_venv() {
     python3 -m venv "$DN_VENV" || dn_die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    dn_log "installing pinned requirements (first run takes a minute)"
-    "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" \
-      || dn_die "pip install failed"
+    # pip's own output (warnings about the machine's index configuration included) goes to a log, not the terminal.
+    local log="$DN_VENV/pip-install.log"
+    dn_log "installing pinned requirements (first run takes a minute; log: $log)"
+    "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" >"$log" 2>&1 \
+      || { tail -n 20 "$log" >&2; dn_die "pip install failed"; }
     "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts" -e "$DN_ROOT/servicekit" \
-      || dn_die "installing the local packages failed"
+      >>"$log" 2>&1 || { tail -n 20 "$log" >&2; dn_die "installing the local packages failed"; }
     echo "$want" >"$stamp"
   fi
 }
