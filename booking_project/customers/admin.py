@@ -8,15 +8,21 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from drivenow_servicekit.admin import NulSafeAdmin
+from drivenow_servicekit.admin import ApiRulesForm, NulSafeAdmin
 
 from . import services
 from .models import Customer, CustomerStatus
+from .serializers import CustomerCreateInput
 
 WRITABLE = ["name", "email", "phone", "driver_licence"]
 
 
-class CustomerAdminForm(forms.ModelForm):
+class CustomerAdminForm(ApiRulesForm):
+    """The customer form, held to the API's rules (CustomerCreateInput): names cleaned by the same clean_text,
+    emails, phones and licence numbers checked as sent, as the API checks them."""
+
+    api_serializer = CustomerCreateInput
+
     class Meta:
         model = Customer
         fields = WRITABLE

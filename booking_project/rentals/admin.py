@@ -9,9 +9,10 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from drivenow_servicekit.admin import NulSafeAdmin
+from drivenow_servicekit.admin import NulSafeAdmin, axes_admin_declare_permissions
 from customers.models import Customer
 from drivenow_servicekit.errors import DomainError
+from drivenow_servicekit.fields import parse_uuid
 
 from . import services
 from .models import IdempotencyKey, OutboxMessage, OutboxStatus, Rental
@@ -43,10 +44,9 @@ class RecentIdFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
         if not self.value():
             return queryset
-        try:
-            wanted = UUID(str(self.value()))
-        except ValueError:
-            raise IncorrectLookupParameters(f"{self.parameter_name} must be a UUID") from None
+        wanted = parse_uuid(self.value())
+        if wanted is None:
+            raise IncorrectLookupParameters(f"{self.parameter_name} must be a UUID")
         return queryset.filter(**{self.field: wanted})
 
 
@@ -87,7 +87,12 @@ class RentalAdmin(ReadOnlyAdmin):
     actions = ["end_rentals"]
     list_per_page = 50
 
-    @admin.action(description="End selected active rentals (frees their cars)")
+    def has_end_permission(self, request: HttpRequest) -> bool:
+        """Ending a rental changes it (through rental_end): the model's change permission, though the page itself
+        stays read-only."""
+        return request.user.has_perm("rentals.change_rental")
+
+    @admin.action(description="End selected active rentals (frees their cars)", permissions=["end"])
     def end_rentals(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
         ended, refused = 0, []
         for rental_id in queryset.values_list("id", flat=True):
@@ -114,7 +119,11 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     actions = ["retry_now"]
     list_per_page = 100
 
-    @admin.action(description="Retry now (pending or dead messages)")
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """Making messages due again changes them (through outbox_retry_now): the model's change permission."""
+        return request.user.has_perm("rentals.change_outboxmessage")
+
+    @admin.action(description="Retry now (pending or dead messages)", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
         ids = list(queryset.exclude(status=OutboxStatus.DELIVERED).values_list("id", flat=True))
         count = outbox_retry_now(message_ids=ids)
@@ -130,3 +139,6 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     readonly_fields = [
         "key", "fingerprint", "state", "rental", "response_status", "response_body", "created_at", "completed_at"
     ]
+
+
+axes_admin_declare_permissions()

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from customers.permissions import IsStaff
 from drivenow_servicekit.errors import problem_docs
+from drivenow_servicekit.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import RentalFilter
@@ -27,14 +28,15 @@ AUTH = {
     403: problem_docs("`permission_denied`: booking is for staff accounts"),
 }
 REPLAYED_HEADER = "Idempotent-Replayed"
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as the header's sf-string allows
+# Visible ASCII, as the header's sf-string allows; fullmatch, since `$` would let a final newline through.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=False,
-    pattern=_IDEMPOTENCY_KEY.pattern,
+    pattern=f"^{_IDEMPOTENCY_KEY.pattern}$",
     description=(
         "Makes the request safe to retry (1–255 visible ASCII characters, kept 24 h). The same key with the same "
         "body answers the first response again (status and body, with `Idempotent-Replayed: true`); with another "
@@ -48,8 +50,8 @@ def _idempotency_key(request: Request) -> str | None:
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None
-    key = raw.strip()
-    if not _IDEMPOTENCY_KEY.match(key):
+    key = raw.strip(" \t")  # the header's optional whitespace (RFC 9110), nothing else
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise exceptions.ValidationError({"Idempotency-Key": ["1–255 visible ASCII characters, no spaces."]})
     return key
 
@@ -131,11 +133,12 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 def _rental_id(value: str) -> UUID:
-    """A path id that is no UUID names no rental: 404, like an unknown one (no query needed to say so)."""
-    try:
-        return UUID(value)
-    except ValueError:
-        raise errors.RentalNotFound() from None
+    """A path id that is no UUID (in its 8-4-4-4-12 form) names no rental: 404, like an unknown one (no query needed
+    to say so)."""
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise errors.RentalNotFound()
+    return parsed
 
 
 def _replay(stored: StoredResponse) -> Response:

@@ -2,8 +2,11 @@
 
 The key row is inserted first, in the transaction that stores the pending rental, so two identical requests at
 once meet on its primary key: one proceeds, the other waits for that commit and then answers 409 (in use) or
-replays. Answers with an unknown outcome (503) are not kept: the key is forgotten so the retry that
-`Retry-After` invites really runs again.
+replays. An answer with an unknown outcome (503) is not kept, but the key keeps its rental: the retry that
+`Retry-After` invites carries on with the same rental and reserves with the same id, so inventory answers it
+with the hold the first attempt may have made (a replay) instead of meeting that hold as somebody else's.
+When the sweep has failed that rental meanwhile (and released its hold), the key starts afresh once the release
+is delivered.
 """
 from __future__ import annotations
 
@@ -16,11 +19,12 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from . import errors
-from .models import IdempotencyKey, IdempotencyState
+from .models import IdempotencyKey, IdempotencyState, OutboxMessage, OutboxStatus, Rental, RentalStatus
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,13 @@ class StoredResponse:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """The key's earlier attempt answered 503: carry on with its rental, still pending, and its id."""
+
+    rental_id: UUID
+
+
 def idempotency_ttl() -> timedelta:
     return timedelta(hours=settings.BOOKING_IDEMPOTENCY_TTL_HOURS)
 
@@ -47,39 +58,74 @@ def idempotency_fingerprint(*, body: Mapping[str, Any], user_id: int | None) -> 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def idempotency_claim(*, request: IdempotencyRequest, rental_id: UUID) -> StoredResponse | None:
+def idempotency_claim(*, request: IdempotencyRequest, rental_id: UUID) -> StoredResponse | Resumed | None:
     """Claim the key for the rental about to be stored, inside that transaction. None: claimed, go ahead.
 
-    Returns the stored answer for a replay; raises IdempotencyKeyReused (another body) or IdempotencyKeyInUse
-    (the first request is still running). An expired key is forgotten and claimed afresh.
+    Returns the stored answer for a replay, or Resumed when an earlier attempt answered 503 and its rental is
+    still pending. Raises IdempotencyKeyReused (another body), IdempotencyKeyInUse (the first request is still
+    running), or InventoryUnavailable while the release of an earlier attempt's abandoned rental is undelivered.
+    An expired key is forgotten and claimed afresh.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency_claim must run in the transaction that stores the rental")
     for _ in range(3):
-        IdempotencyKey.objects.filter(key=request.key, created_at__lt=timezone.now() - idempotency_ttl()).delete()
+        IdempotencyKey.objects.filter(key=request.key, created_at__lt=Now() - idempotency_ttl()).delete()
         try:
             with transaction.atomic():
                 # Waits on a concurrent insert of the same key until that transaction ends.
                 IdempotencyKey.objects.create(key=request.key, fingerprint=request.fingerprint, rental_id=rental_id)
             return None
         except IntegrityError:
-            existing = IdempotencyKey.objects.filter(key=request.key).first()
+            existing = IdempotencyKey.objects.select_for_update().filter(key=request.key).first()
         if existing is None:
-            continue  # forgotten in between (its request answered 503): claim it again
+            continue  # expired and forgotten in between: claim it again
         if existing.fingerprint != request.fingerprint:
             raise errors.IdempotencyKeyReused()
         if existing.state == IdempotencyState.IN_PROGRESS:
             raise errors.IdempotencyKeyInUse()
-        assert existing.response_status is not None and existing.response_body is not None
-        return StoredResponse(status=existing.response_status, body=existing.response_body)
+        if existing.state == IdempotencyState.COMPLETED:
+            assert existing.response_status is not None and existing.response_body is not None
+            return StoredResponse(status=existing.response_status, body=existing.response_body)
+        resumed = _resume(existing)
+        if resumed is not None:
+            return resumed
     raise errors.IdempotencyKeyInUse()
 
 
+def _resume(key: IdempotencyKey) -> Resumed | None:
+    """A retryable key: its pending rental carries on (Resumed), or, when the sweep failed that rental, the key
+    is forgotten (None: claim afresh) — but only once the rental's release is delivered, so the fresh attempt
+    cannot meet the old attempt's hold and store a 409 for a car this very client holds."""
+    try:
+        with transaction.atomic():
+            # NOWAIT: the sweep locks the rental before the key; waiting here, key first, could deadlock with it.
+            rental = Rental.objects.select_for_update(nowait=True).filter(id=key.rental_id).first()
+    except DatabaseError:
+        raise errors.IdempotencyKeyInUse() from None
+    if rental is not None and rental.status == RentalStatus.PENDING:
+        key.state = IdempotencyState.IN_PROGRESS
+        key.save(update_fields=["state"])
+        # Touched, so the sweep leaves it to this attempt.
+        Rental.objects.filter(id=rental.id).update(updated_at=timezone.now())
+        return Resumed(rental.id)
+    if rental is not None and rental.status != RentalStatus.FAILED:
+        raise errors.IdempotencyKeyInUse()  # settled but unanswered: never the case, and never a second rental
+    if rental is not None and OutboxMessage.objects.filter(
+        reservation_id=rental.id, status=OutboxStatus.PENDING
+    ).exists():
+        raise errors.InventoryUnavailable(
+            "An earlier attempt with this Idempotency-Key is still being undone in inventory; try again shortly."
+        )
+    key.delete()
+    return None
+
+
 def idempotency_record(*, rental_id: UUID, response: StoredResponse | None) -> None:
-    """Store the answer of the key that started this rental (None: forget the key). In the settling transaction."""
+    """Store the answer of the key that started this rental, in the settling transaction. None: the outcome is
+    unknown (503, not kept): the key stays with the rental and a retry carries on with it."""
     keys = IdempotencyKey.objects.filter(rental_id=rental_id, state=IdempotencyState.IN_PROGRESS)
     if response is None:
-        keys.delete()
+        keys.update(state=IdempotencyState.RETRYABLE)
     else:
         keys.update(
             state=IdempotencyState.COMPLETED,
@@ -91,6 +137,6 @@ def idempotency_record(*, rental_id: UUID, response: StoredResponse | None) -> N
 
 def idempotency_purge_expired(*, now: datetime | None = None) -> int:
     """Delete keys older than the retention (24 h); run by the relay's periodic sweep."""
-    cutoff = (now or timezone.now()) - idempotency_ttl()
+    cutoff = (now or Now()) - idempotency_ttl()
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted

@@ -16,6 +16,7 @@ from drivenow_servicekit.observability import request_id_var
 from . import metrics
 
 _client: InventoryClient | None = None
+_release_client: InventoryClient | None = None
 _lock = threading.Lock()
 
 
@@ -41,6 +42,25 @@ def inventory_client() -> InventoryClient:
     return _client
 
 
+def inventory_release_client() -> InventoryClient:
+    """The client a request uses to release a car at once (ending a rental): one short attempt, so a slow or
+    absent inventory costs the answer little; the relay retries what it could not do."""
+    global _release_client
+    if _release_client is None:
+        with _lock:
+            if _release_client is None:
+                _release_client = InventoryClient(
+                    settings.BOOKING_INVENTORY_URL,
+                    settings.BOOKING_INVENTORY_TOKEN or None,
+                    connect_timeout=settings.BOOKING_RELEASE_NOW_TIMEOUT,
+                    read_timeout=settings.BOOKING_RELEASE_NOW_TIMEOUT,
+                    retries=0,
+                    request_id=_current_request_id,
+                    observer=metrics.inventory_call_observed,
+                )
+    return _release_client
+
+
 def inventory_call_budget() -> float:
     """The longest one client call can take: every attempt times out (connect + read), plus the retry pauses."""
     attempts = settings.BOOKING_INVENTORY_RETRIES + 1
@@ -50,11 +70,12 @@ def inventory_call_budget() -> float:
 
 def reset_inventory_client() -> None:
     """Drop the client so the next call builds one from the current settings (tests that move inventory)."""
-    global _client
+    global _client, _release_client
     with _lock:
-        if _client is not None:
-            _client.close()
-        _client = None
+        for client in (_client, _release_client):
+            if client is not None:
+                client.close()
+        _client = _release_client = None
     forget_ready_reports()  # /health/ready's kept answer was about the old inventory
 
 

@@ -21,6 +21,27 @@ INVENTORY_CLIENT_SECONDS = Histogram(
 )
 
 
+RELEASES_NOW = Counter(
+    "booking_releases_delivered_now_total",
+    "Releases a request tried to deliver at once when ending a rental, by outcome (`retry`: left to the relay).",
+    ["outcome"],
+)
+RECONCILER_REPAIRS = Counter(
+    "booking_reconciler_repairs_total",
+    "Holds in inventory the reconciler released because their rental was not active, by the rental's status "
+    "(`missing`: booking has no such rental).",
+    ["rental_status"],
+)
+RECONCILER_UNHELD = Counter(
+    "booking_reconciler_active_rentals_without_hold_total",
+    "Active rentals the reconciler found without a hold in inventory (each one logged; needs a person).",
+)
+
+
+def release_delivered_now(outcome: str) -> None:
+    RELEASES_NOW.labels(outcome=outcome).inc()
+
+
 def rental_started() -> None:
     RENTALS_STARTED.inc()
 

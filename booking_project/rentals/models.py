@@ -26,8 +26,9 @@ class FailureCode(models.TextChoices):
     CAR_NOT_FOUND = "car_not_found", "Car not found"
     # The reserve call's outcome was unknown (inventory down, timed out, answered nonsense); a release was queued.
     INVENTORY_UNAVAILABLE = "inventory_unavailable", "Inventory unavailable"
-    # Left `pending` by a crash and settled by the relay's sweep; inventory held nothing for it.
-    ABANDONED = "abandoned", "Abandoned (settled by the sweep)"
+    # Left `pending` (a crash, or a 503 nobody retried) and failed by the relay's sweep, which released its hold:
+    # a pending rental never answered 201, so nobody was told it started.
+    ABANDONED = "abandoned", "Abandoned (failed by the sweep, hold released)"
 
 
 class Rental(models.Model):
@@ -49,6 +50,8 @@ class Rental(models.Model):
         indexes = [
             models.Index(fields=["car_id", "-created_at"], name="rental_car_created_idx"),
             models.Index(fields=["status", "created_at"], name="rental_status_created_idx"),
+            # The sweep's look for pending rentals nobody has touched for a while.
+            models.Index(fields=["updated_at"], condition=Q(status="pending"), name="rental_pending_updated_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RentalStatus.values), name="rental_status_valid"),
@@ -80,6 +83,8 @@ class Rental(models.Model):
 
 class IdempotencyState(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
+    # Answered 503 (the outcome was unknown): a retry with this key carries on with the same rental and its id.
+    RETRYABLE = "retryable", "Retryable (answered 503)"
     COMPLETED = "completed", "Completed"
 
 
@@ -102,7 +107,8 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(state__in=IdempotencyState.values), name="idempotency_state_valid"),
             models.CheckConstraint(
-                condition=Q(state=IdempotencyState.IN_PROGRESS, response_status__isnull=True)
+                condition=Q(state__in=[IdempotencyState.IN_PROGRESS, IdempotencyState.RETRYABLE],
+                            response_status__isnull=True)
                 | Q(state=IdempotencyState.COMPLETED, response_status__isnull=False, completed_at__isnull=False),
                 name="idempotency_response_iff_completed",
             ),

@@ -7,9 +7,11 @@ result only if the row still carries its lease (a fencing token). So two relays 
 same time, and a relay that died mid-delivery gives the row back when the lease runs out.
 
 Failures: inventory unreachable, 5xx, 401/403/408/429 → retried with exponential backoff and jitter, forever;
-404 `reservation_not_found` → retried for a grace period (a reserve that timed out on our side may still land),
-then delivered with a note (inventory never held the car, nothing to free); any other 4xx → dead, logged, and
-left for a human (admin: "retry now").
+404 `reservation_not_found` → delivered with a note: inventory never held the id, and its release spent it (a
+tombstone), so a reserve that timed out on our side and lands later is refused — nothing can be left to free;
+any other 4xx → dead, logged, and left for a human (admin: "retry now").
+Due times and leases are on the database's clock, so relays and services on hosts whose clocks disagree agree
+on when a row is due.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from drivenow_contracts import ContractError, InventoryRejected, InventoryUnavailable, ReservationNotFound
+from django.db.models.functions import Now
+from drivenow_contracts import ContractError, InventoryClient, InventoryRejected, InventoryUnavailable, ReservationNotFound
 
 from .inventory import inventory_client
 from .models import OutboxKind, OutboxMessage, OutboxStatus
@@ -64,20 +67,6 @@ def outbox_enqueue_release(*, reservation_id: UUID) -> OutboxMessage:
     return message
 
 
-def outbox_enqueue_release_sql(*, source: str, now: datetime) -> tuple[str, str, dict[str, object]]:
-    """outbox_enqueue_release for a change made in one SQL statement: (a WITH item that queues a release for each
-    row of the WITH item `source`, whose `id` is the reservation id; a select-list expression that wakes the
-    relay at commit, as the NOTIFY does; their parameters)."""
-    queue = f"""queued_release AS (
-            INSERT INTO {OutboxMessage._meta.db_table}
-                (kind, reservation_id, status, attempts, next_attempt_at, last_error, created_at)
-            SELECT %(outbox_kind)s, id, %(outbox_status)s, 0, %(outbox_now)s, '', %(outbox_now)s FROM {source}
-        )"""
-    params = {"outbox_kind": OutboxKind.RELEASE, "outbox_status": OutboxStatus.PENDING, "outbox_now": now,
-              "outbox_channel": NOTIFY_CHANNEL}
-    return queue, "pg_notify(%(outbox_channel)s, '')", params
-
-
 @transaction.atomic
 def outbox_claim_due(*, limit: int, lease: timedelta) -> list[Claim]:
     """Claim up to `limit` due rows for `lease`. Due-ness and leases use the database's clock, so relays on
@@ -100,21 +89,19 @@ def outbox_claim_due(*, limit: int, lease: timedelta) -> list[Claim]:
 def outbox_return_claims(*, claims: list[Claim]) -> None:
     """Give rows back at once (a relay shutting down), instead of letting their leases run out."""
     for claim in claims:
-        _held(claim).update(next_attempt_at=timezone.now())
+        _held(claim).update(next_attempt_at=Now())
 
 
-def outbox_deliver(*, claim: Claim) -> Delivery:
-    """Send one claimed message to inventory (never inside a transaction) and record the outcome."""
+def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> Delivery:
+    """Send one claimed message to inventory (never inside a transaction) and record the outcome. `client`:
+    another than the relay's (a request delivering at once uses one with a short timeout)."""
     if connection.in_atomic_block:
         raise RuntimeError("no database transaction may stay open across a call to inventory")
     assert claim.kind == OutboxKind.RELEASE
     try:
-        inventory_client().release(claim.reservation_id)
+        (client or inventory_client()).release(claim.reservation_id)
     except ReservationNotFound:
-        age = timezone.now() - claim.created_at
-        if age < timedelta(seconds=settings.BOOKING_OUTBOX_NOT_FOUND_GRACE_SECONDS):
-            return _retry(claim, "inventory has no such reservation (yet); retrying during the grace period")
-        return _delivered(claim, note="inventory never held this reservation: nothing to release")
+        return _delivered(claim, note="inventory never held this reservation; the release spent its id")
     except InventoryUnavailable as exc:
         return _retry(claim, f"inventory unavailable: {exc}")
     except InventoryRejected as exc:
@@ -163,7 +150,7 @@ def _retry(claim: Claim, error: str) -> Delivery:
         "outbox message %s (%s %s): attempt %d failed, next in %.1fs: %s",
         claim.message_id, claim.kind, claim.reservation_id, claim.attempts + 1, delay, error,
     )
-    next_at = timezone.now() + timedelta(seconds=delay)
+    next_at = Now() + timedelta(seconds=delay)
     return _record(claim, Delivery.RETRY, next_attempt_at=next_at, last_error=error[:2000])
 
 
@@ -175,7 +162,7 @@ def _dead(claim: Claim, error: str) -> Delivery:
 def outbox_retry_now(*, message_ids: list[int]) -> int:
     """Make undelivered messages (pending or dead) due now; the admin's "retry now"."""
     return OutboxMessage.objects.filter(id__in=message_ids).exclude(status=OutboxStatus.DELIVERED).update(
-        status=OutboxStatus.PENDING, next_attempt_at=timezone.now()
+        status=OutboxStatus.PENDING, next_attempt_at=Now()
     )
 
 

@@ -1,5 +1,6 @@
-"""The outbox relay worker's loop: deliver what is due, and every so often sweep stale pending rentals, purge
-expired idempotency keys and old delivered messages. Run by `manage.py run_outbox_relay`."""
+"""The outbox relay worker's loop: deliver what is due; every so often fail stale pending rentals, purge expired
+idempotency keys and old delivered messages; less often reconcile inventory's holds with booking's rentals.
+Run by `manage.py run_outbox_relay`."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
+from drivenow_contracts import InventoryUnavailable
 
 from drivenow_servicekit.observability import request_id_var
 
@@ -27,6 +29,7 @@ from .outbox import (
     outbox_purge_delivered,
     outbox_return_claims,
 )
+from .reconcile import holds_reconcile
 from .services import rental_sweep_pending
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,8 @@ class RelaySettings:
     pending_age: timedelta
     sweep_every: float
     concurrency: int = 1  # deliveries of one batch in flight at once (each a call to inventory)
+    reconcile_every: float = 300.0
+    reconcile_min_age: timedelta = timedelta(minutes=2)
 
     @classmethod
     def from_settings(cls, **overrides: object) -> RelaySettings:
@@ -48,6 +53,8 @@ class RelaySettings:
             "pending_age": timedelta(seconds=settings.BOOKING_PENDING_SWEEP_AGE_SECONDS),
             "sweep_every": settings.BOOKING_SWEEP_INTERVAL_SECONDS,
             "concurrency": settings.BOOKING_OUTBOX_CONCURRENCY,
+            "reconcile_every": settings.BOOKING_RECONCILE_INTERVAL_SECONDS,
+            "reconcile_min_age": timedelta(seconds=settings.BOOKING_RECONCILE_MIN_AGE_SECONDS),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -68,8 +75,8 @@ class OutboxRelay:
         """Deliver every message due now, batch after batch; returns how many were attempted.
 
         A batch's messages are delivered `concurrency` at a time: each delivery is mostly waiting for inventory,
-        and one at a time the relay fell behind rentals ending 136 times a second (the load test). Every claimed
-        row is still delivered by exactly one thread, under this relay's lease."""
+        and one at a time the relay fell behind a busy front desk (the README's Performance section has the
+        figures). Every claimed row is still delivered by exactly one thread, under this relay's lease."""
         attempted = 0
         seen: set[int] = set()
         while not self.should_stop():
@@ -114,13 +121,24 @@ class OutboxRelay:
         return outcome
 
     def housekeeping(self) -> None:
-        report = rental_sweep_pending(older_than=self.config.pending_age, should_stop=self.should_stop)
-        if report.activated or report.failed:
-            log.info("sweep settled pending rentals: %d active, %d failed", report.activated, report.failed)
+        swept = rental_sweep_pending(older_than=self.config.pending_age)
+        if swept:
+            log.info("sweep failed %d stale pending rental(s) and queued their releases", swept)
         purged = idempotency_purge_expired()
         old = outbox_purge_delivered(older_than=timedelta(days=settings.BOOKING_OUTBOX_KEEP_DELIVERED_DAYS))
         if purged or old:
             log.info("purged %d expired idempotency keys, %d old delivered outbox messages", purged, old)
+
+    def reconcile(self) -> None:
+        """One reconciler pass; what it queues is delivered by the next `deliver_due`."""
+        try:
+            report = holds_reconcile(min_age=self.config.reconcile_min_age, should_stop=self.should_stop)
+        except InventoryUnavailable as exc:
+            log.warning("reconciler: inventory unavailable (%s); next pass later", exc)
+            return
+        if report.released or report.rentals_without_hold:
+            log.warning("reconciler: %d hold(s) seen, %d released, %d active rental(s) without a hold",
+                        report.holds_seen, len(report.released), len(report.rentals_without_hold))
 
     def run_once(self) -> None:
         """Deliver what is due, then sweep and purge once (tests, cron)."""
@@ -131,6 +149,9 @@ class OutboxRelay:
     def run_forever(self, *, interval: float) -> None:
         waiter = _Waker()
         last_housekeeping = float("-inf")
+        # The first pass waits a whole interval: at start-up holds of rentals in flight look like orphans to nobody,
+        # but there is nothing to hurry for either.
+        last_reconcile = time.monotonic()
         try:
             while not self.should_stop():
                 attempted = 0
@@ -140,6 +161,9 @@ class OutboxRelay:
                     if time.monotonic() - last_housekeeping >= self.config.sweep_every and not self.should_stop():
                         last_housekeeping = time.monotonic()
                         self.housekeeping()
+                    if time.monotonic() - last_reconcile >= self.config.reconcile_every and not self.should_stop():
+                        last_reconcile = time.monotonic()
+                        self.reconcile()
                 except DatabaseError as exc:
                     log.warning("relay: database unavailable (%s); retrying shortly", exc.__class__.__name__)
                     connection.close()

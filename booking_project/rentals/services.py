@@ -1,40 +1,38 @@
-"""Every write to rentals: start (through inventory's reservation API), end (through the outbox), and the
-sweep that settles rentals a crash left `pending`.
+"""Every write to rentals: start (through inventory's reservation API), end (through the outbox, delivered at
+once when inventory answers), and the sweep that fails rentals left `pending`.
 
 Starting is three steps so no transaction is ever open across the call to inventory:
 1. one transaction stores the `pending` rental (and claims the Idempotency-Key);
 2. `InventoryClient.reserve(reservation_id=rental.id, …)` with nothing open;
 3. one transaction settles the rental — `active`, or `failed` with its reason — and, when the outcome is
-   unknown, queues a release in the outbox, so a hold that did get made is freed.
+   unknown, queues a release in the outbox, so a hold that did get made is freed. With an Idempotency-Key an
+   unknown outcome leaves the rental pending instead: the retry carries on with it (idempotency.py).
+
+201 is answered only after the activation commits, so a rental still `pending` has never been reported started:
+the sweep fails it and releases its hold, whatever inventory holds for it.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
-from drivenow_contracts import (
-    CarNotFound,
-    CarUnavailable,
-    InventoryUnavailable,
-    ReservationNotFound,
-    ReservationState,
-)
+from drivenow_contracts import CarNotFound, CarUnavailable, InventoryUnavailable
 
 from customers.models import Customer, CustomerStatus
 from drivenow_servicekit.errors import problem
 
-from . import errors, metrics
-from .idempotency import IdempotencyRequest, StoredResponse, idempotency_claim, idempotency_record
-from .inventory import inventory_client
-from .models import FailureCode, Rental, RentalStatus
-from .outbox import outbox_enqueue_release, outbox_enqueue_release_sql
+from . import errors, metrics, statements
+from .idempotency import IdempotencyRequest, Resumed, StoredResponse, idempotency_claim, idempotency_record
+from .inventory import inventory_client, inventory_release_client
+from .models import FailureCode, OutboxKind, Rental, RentalStatus
+from .outbox import NOTIFY_CHANNEL, Claim, outbox_deliver, outbox_enqueue_release
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +123,10 @@ def _rental_open_for_active_customer(
     locking the customer's row as the checked path does, so a deactivation in flight is waited for and then
     seen. None when nothing was inserted; the checked path then says why."""
     now = timezone.now()
-    opened = list(Rental.objects.raw(
-        f"""INSERT INTO "{Rental._meta.db_table}"
-            (id, car_id, customer_id, status, created_at, expected_return_at, updated_at)
-        SELECT %(id)s, %(car_id)s, customer.id, %(pending)s, %(now)s, %(expected_return_at)s, %(now)s
-        FROM "{Customer._meta.db_table}" AS customer
-        WHERE customer.id = %(customer_id)s AND customer.status = %(active)s
-        FOR NO KEY UPDATE
-        RETURNING *""",
-        {
-            "id": uuid4(), "car_id": car_id, "customer_id": customer_id, "pending": RentalStatus.PENDING, "now": now,
-            "expected_return_at": expected_return_at, "active": CustomerStatus.ACTIVE,
-        },
-    ))
+    opened = list(Rental.objects.raw(statements.RENTAL_OPEN_FOR_ACTIVE_CUSTOMER, {
+        **statements.PARAMS, "id": uuid4(), "car_id": car_id, "customer_id": customer_id, "now": now,
+        "expected_return_at": expected_return_at,
+    }))
     return opened[0] if opened else None
 
 
@@ -146,10 +135,12 @@ def _rental_open_checked(
     *, car_id: UUID, customer_id: UUID, expected_return_at: datetime | None, idempotency: IdempotencyRequest | None
 ) -> Rental | StoredResponse:
     rental_id = uuid4()
+    resumed: Resumed | None = None
     if idempotency is not None:
-        replay = idempotency_claim(request=idempotency, rental_id=rental_id)
-        if replay is not None:
-            return replay
+        claimed = idempotency_claim(request=idempotency, rental_id=rental_id)
+        if isinstance(claimed, StoredResponse):
+            return claimed
+        resumed = claimed
     # Locked so a concurrent deactivation cannot slip between this check and the insert.
     customer = Customer.objects.select_for_update(no_key=True).filter(id=customer_id).first()
     if customer is None:
@@ -159,6 +150,8 @@ def _rental_open_checked(
     # Checked here rather than in the serializer so a replay of an old request still finds its stored answer.
     if expected_return_at is not None and expected_return_at <= timezone.now():
         raise ValidationError({"expected_return_at": ["The expected return must be in the future."]})
+    if resumed is not None:
+        return Rental.objects.get(id=resumed.rental_id)  # the same body, so the same car and customer
     return Rental.objects.create(
         id=rental_id, car_id=car_id, customer=customer, status=RentalStatus.PENDING,
         expected_return_at=expected_return_at,
@@ -195,6 +188,9 @@ def _rental_settle(*, rental_id: UUID, outcome: ReserveOutcome, keyed: bool = Tr
         return rental
     if outcome == ReserveOutcome.HELD:
         _mark_active(rental, keyed=keyed)
+    elif outcome == ReserveOutcome.UNKNOWN and keyed:
+        # Left pending: the retry with this key reserves with the same id; unretried, the sweep fails it.
+        idempotency_record(rental_id=rental.id, response=None)
     else:
         _mark_failed(rental, _FAILURE_OF[outcome], release=outcome == ReserveOutcome.UNKNOWN, keyed=keyed)
     return rental
@@ -236,112 +232,64 @@ def _start_answer(rental: Rental) -> StoredResponse | None:
 
 
 def _raise_if_failed(rental: Rental) -> None:
+    if rental.status == RentalStatus.PENDING:
+        raise errors.InventoryUnavailable(
+            "Inventory could not be reached in time. Retry with the same Idempotency-Key to carry on with this "
+            "rental; a car it may hold is released if nobody does."
+        )
     if rental.status != RentalStatus.FAILED:
         return
     raise _ERROR_OF.get(rental.failure_code or "", errors.InventoryUnavailable)()
 
 
 def rental_end(*, rental_id: UUID) -> Rental:
-    """Complete the rental and, in the same transaction, queue the release of its car. Never calls inventory,
-    so it works while inventory is down; ending a completed rental returns it unchanged."""
-    ended = _rental_end_active(rental_id)
-    if ended is not None:
-        transaction.on_commit(metrics.rental_ended)  # at once, unless a caller's transaction is still open
-        return ended
-    return _rental_end_other(rental_id=rental_id)
-
-
-def _rental_end_active(rental_id: UUID) -> Rental | None:
-    """An active rental ends in one statement, so one round trip and its own transaction: complete it, queue the
-    release of its car in the outbox and wake the relay (NOTIFY, sent at commit). None when it was not active."""
-    now = timezone.now()
-    queue_release, wake_relay, outbox_params = outbox_enqueue_release_sql(source="ended", now=now)
-    ended = list(Rental.objects.raw(
-        f"""WITH ended AS (
-            UPDATE {Rental._meta.db_table} SET status = %(completed)s, ended_at = %(now)s, updated_at = %(now)s
-            WHERE id = %(id)s AND status = %(active)s
-            RETURNING *
-        ), {queue_release}
-        SELECT ended.*, {wake_relay} FROM ended""",
-        {"id": rental_id, "now": now, "active": RentalStatus.ACTIVE, "completed": RentalStatus.COMPLETED,
-         **outbox_params},
-    ))
-    return ended[0] if ended else None
-
-
-@transaction.atomic
-def _rental_end_other(*, rental_id: UUID) -> Rental:
-    """Not active a moment ago: missing, completed already (answered unchanged), pending or failed (refused)
-    — or active after all if it became so meanwhile."""
-    rental = Rental.objects.select_for_update().filter(id=rental_id).first()
-    if rental is None:
-        raise errors.RentalNotFound()
-    if rental.status == RentalStatus.COMPLETED:
-        return rental
-    if rental.status != RentalStatus.ACTIVE:
-        raise errors.RentalNotActive(f"The rental is {rental.status}; only an active rental can be ended.")
-    rental.status = RentalStatus.COMPLETED
-    rental.ended_at = timezone.now()
-    rental.save(update_fields=["status", "ended_at", "updated_at"])
-    outbox_enqueue_release(reservation_id=rental.id)
-    transaction.on_commit(metrics.rental_ended)
+    """Complete the rental and, in the same transaction, queue the release of its car; then deliver that release
+    at once, briefly, and leave it to the relay if inventory does not answer in time. So the car is free when
+    this returns, or as soon as inventory is back; ending never fails because inventory is down, and ending a
+    completed rental returns it unchanged."""
+    deliver_now = not connection.in_atomic_block  # no call to inventory from inside a caller's transaction
+    params = {
+        **statements.PARAMS, "id": rental_id, "channel": NOTIFY_CHANNEL,
+        "lease_seconds": settings.BOOKING_RELEASE_NOW_LEASE_SECONDS if deliver_now else 0,
+    }
+    for _ in range(2):
+        params["now"] = timezone.now()
+        ended = list(Rental.objects.raw(statements.RENTAL_END, params))
+        if ended:
+            break
+        rental = Rental.objects.filter(id=rental_id).first()
+        if rental is None:
+            raise errors.RentalNotFound()
+        if rental.status == RentalStatus.COMPLETED:
+            return rental
+        if rental.status != RentalStatus.ACTIVE:
+            raise errors.RentalNotActive(f"The rental is {rental.status}; only an active rental can be ended.")
+        # It became active while the statement ran: end it with the same statement once more.
+    else:
+        raise errors.RentalNotActive("The rental changed under every attempt to end it; try again.")
+    rental = ended[0]
+    transaction.on_commit(metrics.rental_ended)  # at once, unless a caller's transaction is still open
+    if deliver_now:
+        claim = Claim(rental.outbox_id, OutboxKind.RELEASE, rental.id, 0, rental.outbox_created_at,
+                      rental.outbox_lease_until)
+        metrics.release_delivered_now(outbox_deliver(claim=claim, client=inventory_release_client()))
     return rental
 
 
-@dataclass
-class SweepReport:
-    activated: int = 0
-    failed: int = 0
-    unreachable: int = 0
-
-
-def rental_sweep_pending(
-    *, older_than: timedelta, limit: int = 100, should_stop: Callable[[], bool] = lambda: False
-) -> SweepReport:
-    """Settle rentals left `pending` longer than `older_than` (a crash between reserve and commit) by asking
-    inventory for their reservation: active → the rental is active; released or unknown → failed (`abandoned`),
-    with a release queued in case a late reserve still lands; inventory down → left for the next sweep."""
-    _no_transaction_open()
-    report = SweepReport()
-    cutoff = timezone.now() - older_than
-    stale = list(
-        Rental.objects.filter(status=RentalStatus.PENDING, created_at__lte=cutoff)
-        .order_by("created_at")
-        .values_list("id", "car_id")[:limit]
-    )
-    for index, (rental_id, car_id) in enumerate(stale):
-        if should_stop():
-            break
-        try:
-            reservation = inventory_client().get_reservation(rental_id)
-        except ReservationNotFound:
-            held = False
-        except InventoryUnavailable as exc:
-            log.warning("sweep: %d pending rental(s) wait for inventory (unavailable: %s)", len(stale) - index, exc)
-            report.unreachable += len(stale) - index
-            break  # the others would only wait out the same timeout
-        except Exception:
-            log.exception("sweep: rental %s stays pending, unexpected answer from inventory", rental_id)
-            report.unreachable += 1
-            continue
-        else:
-            held = reservation.state == ReservationState.ACTIVE and reservation.car_id == car_id
-        if _rental_settle_swept(rental_id=rental_id, held=held) == RentalStatus.ACTIVE:
-            report.activated += 1
-        else:
-            report.failed += 1
-    return report
-
-
-@transaction.atomic
-def _rental_settle_swept(*, rental_id: UUID, held: bool) -> str:
-    rental = Rental.objects.select_for_update().get(id=rental_id)
-    if rental.status != RentalStatus.PENDING:
-        return rental.status  # its own request settled it meanwhile
-    if held:
-        _mark_active(rental, keyed=True)
-        log.info("sweep: rental %s was held in inventory; now active", rental_id)
-    else:
-        _mark_failed(rental, FailureCode.ABANDONED, release=True, keyed=True)
-        log.info("sweep: rental %s had no hold in inventory; failed (abandoned)", rental_id)
-    return rental.status
+def rental_sweep_pending(*, older_than: timedelta, limit: int = 100) -> int:
+    """Fail rentals nobody has touched for `older_than` while `pending` — a crash between reserve and activation,
+    a start whose activation failed, or a 503 whose Idempotency-Key was never retried — and release their holds.
+    Returns how many. A pending rental never answered 201, so nobody was told it started: it is failed even
+    when inventory holds the car for it. Its key (if any) becomes retryable and starts afresh once the release
+    is delivered."""
+    with transaction.atomic():
+        stale = list(
+            Rental.objects.select_for_update(skip_locked=True)
+            .filter(status=RentalStatus.PENDING, updated_at__lte=Now() - older_than)
+            .order_by("updated_at")[:limit]
+        )
+        for rental in stale:
+            _mark_failed(rental, FailureCode.ABANDONED, release=True, keyed=True)
+            log.warning("sweep: rental %s (car %s) was still pending; failed (abandoned), its hold released",
+                        rental.id, rental.car_id)
+    return len(stale)

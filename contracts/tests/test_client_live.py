@@ -227,6 +227,35 @@ def test_release_unknown_reservation_raises_reservation_not_found(inventory_clie
         inventory_client.release(uuid.uuid4())
 
 
+def test_an_id_released_before_it_was_reserved_can_never_hold_a_car(
+    inventory_client: InventoryClient, make_car: CarMaker
+) -> None:
+    car_id, reservation_id = make_car(), uuid.uuid4()
+    with pytest.raises(ReservationNotFound):
+        inventory_client.release(reservation_id)
+
+    with pytest.raises(ReservationConflict):
+        inventory_client.reserve(reservation_id=reservation_id, car_id=car_id)
+
+    assert inventory_client.get_car(car_id).status is CarStatus.AVAILABLE
+
+
+def test_list_reservations_pages_the_active_holds(inventory_client: InventoryClient, make_car: CarMaker) -> None:
+    held = [uuid.uuid4(), uuid.uuid4()]
+    for reservation_id in held:
+        inventory_client.reserve(reservation_id=reservation_id, car_id=make_car())
+    inventory_client.release(held[0])
+
+    active = inventory_client.list_reservations(state=ReservationState.ACTIVE, limit=200)
+    released = inventory_client.list_reservations(state="released", limit=200)
+
+    assert held[1] in {r.id for r in active.results} and held[0] not in {r.id for r in active.results}
+    assert held[0] in {r.id for r in released.results}
+    assert all(r.state is ReservationState.ACTIVE for r in active.results)
+    first = inventory_client.list_reservations(limit=1)
+    assert len(first.results) == 1 and first.next is not None and first.count >= 2
+
+
 # -- auth and request ids -----------------------------------------------------------------------------------
 
 

@@ -5,17 +5,27 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote, unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
-from drivenow_servicekit.admin import NulSafeAdmin
+from drivenow_servicekit.admin import ApiRulesForm, NulSafeAdmin, axes_admin_declare_permissions
 from drivenow_servicekit.errors import DomainError
 
-from . import services
+from . import errors, services
 from .models import Car, CarStatus, Reservation
+from .serializers import CarCreateInput
 
 
-class CarAdminForm(forms.ModelForm):
+class CarAdminForm(ApiRulesForm):
+    """The car form, held to the API's rules (CarCreateInput): plates normalised and checked as the API does, the
+    model cleaned by the same clean_text, the year in the API's range."""
+
+    api_serializer = CarCreateInput
+    # As long as the API takes a plate as typed (separators included); the serializer normalises it.
+    plate = forms.CharField(max_length=CarCreateInput._declared_fields["plate"].max_length, required=False, strip=False)
+
     class Meta:
         model = Car
         fields = ["model", "year", "plate", "status"]
@@ -24,10 +34,6 @@ class CarAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "status" in self.fields:  # `rented` is never chosen by hand
             self.fields["status"].choices = [c for c in CarStatus.choices if c[0] != CarStatus.RENTED]
-
-    def clean_plate(self) -> str | None:
-        plate = self.cleaned_data.get("plate")
-        return services.plate_normalise(plate) if plate else None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -61,7 +67,7 @@ class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
     ordering = ["model", "year"]
     readonly_fields = ["id", "created_at", "updated_at"]
     inlines = [ReservationInline]
-    actions = ["send_to_maintenance", "make_available", "retire"]
+    actions = ["send_to_maintenance", "make_available", "retire", "delete_cars"]
     list_per_page = 50
 
     def get_readonly_fields(self, request: HttpRequest, obj: Car | None = None) -> list[str]:
@@ -81,8 +87,44 @@ class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
         form.instance = updated
         obj.pk = updated.pk
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a queryset delete, past car_delete's rules: delete_cars instead
+        return actions
+
     def delete_model(self, request: HttpRequest, obj: Car) -> None:
         services.car_delete(car_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Car]) -> None:
+        """Each car through car_delete: one that was ever reserved stays (with a message), the others go."""
+        deleted, refused = 0, []
+        for car_id in queryset.values_list("id", flat=True):
+            try:
+                services.car_delete(car_id=car_id)
+                deleted += 1
+            except DomainError as exc:
+                refused.append(f"{car_id}: {exc.detail}")
+        if deleted:
+            self.message_user(request, f"{deleted} car(s) deleted.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        """A car with reservations is never deleted (car_delete refuses it): its delete page answers with the
+        service's reason and goes back to the car, rather than listing its history as "protected objects"."""
+        car = self.get_object(request, unquote(object_id))
+        if car is not None and self.has_delete_permission(request, car) and car.reservations.exists():
+            return self._refuse_delete(request, car, errors.CarHasHistory())
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:  # it gained a reservation since: the service has the last word
+            return self._refuse_delete(request, car, exc)
+
+    def _refuse_delete(self, request: HttpRequest, car: Car | None, exc: DomainError) -> HttpResponseRedirect:
+        self.message_user(request, exc.detail, messages.ERROR)
+        if car is None:
+            return HttpResponseRedirect(reverse("admin:fleet_car_changelist"))
+        return HttpResponseRedirect(reverse("admin:fleet_car_change", args=[quote(car.pk)]))
 
     def _bulk_status(self, request: HttpRequest, queryset: QuerySet[Car], status: str) -> None:
         done, refused = 0, []
@@ -109,6 +151,10 @@ class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
     def retire(self, request: HttpRequest, queryset: QuerySet[Car]) -> None:
         self._bulk_status(request, queryset, CarStatus.RETIRED)
 
+    @admin.action(description="Delete selected cars (never reserved ones; retire the others)", permissions=["delete"])
+    def delete_cars(self, request: HttpRequest, queryset: QuerySet[Car]) -> None:
+        self.delete_queryset(request, queryset)
+
 
 @admin.register(Reservation)
 class ReservationAdmin(NulSafeAdmin, admin.ModelAdmin):
@@ -128,3 +174,6 @@ class ReservationAdmin(NulSafeAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+axes_admin_declare_permissions()

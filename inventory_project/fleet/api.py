@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from drivenow_servicekit.errors import DomainError, problem_docs
+from drivenow_servicekit.fields import parse_uuid
 
 from . import errors, selectors, services
-from .filters import CarFilter
+from .filters import CarFilter, ReservationFilter
 from .models import Car, Reservation
 from .permissions import CanManageReservations, IsStaffOrReadOnly
 from .serializers import CarCreateInput, CarOutput, CarUpdateInput, ReservationCreateInput, ReservationOutput
@@ -83,11 +84,12 @@ class CarViewSet(
 
 
 def _uuid_or(value: str, not_found: type[DomainError]) -> UUID:
-    """A path id that is no UUID names nothing: the resource's own 404, not a validation error."""
-    try:
-        return UUID(value)
-    except ValueError:
-        raise not_found() from None
+    """A path id that is no UUID (in its 8-4-4-4-12 form) names nothing: the resource's own 404, not a validation
+    error."""
+    parsed = parse_uuid(value)
+    if parsed is None:
+        raise not_found()
+    return parsed
 
 
 RES_NOT_FOUND = problem_docs("`reservation_not_found`")
@@ -109,15 +111,23 @@ RES_NOT_FOUND = problem_docs("`reservation_not_found`")
         description="Idempotent by `id`: replaying an id that already holds this car answers 200 with it.",
     ),
     retrieve=extend_schema(summary="Get a reservation", responses={200: ReservationOutput, 404: RES_NOT_FOUND}),
+    list=extend_schema(
+        summary="List holds (booking service): what its reconciler compares with its rentals",
+        responses={200: ReservationOutput(many=True), 400: INVALID},
+    ),
 )
-class ReservationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Holds on cars. Only the booking service's account may use them."""
 
     queryset = Reservation.objects.all()  # for the schema's path parameter type; reads go through selectors
     serializer_class = ReservationOutput
     permission_classes = [CanManageReservations]
-    pagination_class = None
-    filter_backends: list = []  # type: ignore[type-arg]
+    filterset_class = ReservationFilter
+    ordering_fields = ["created_at"]
+    ordering = ["created_at", "id"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.reservation_list()
 
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.reservation_get(reservation_id=self.kwargs["pk"])
@@ -133,7 +143,13 @@ class ReservationViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Release a hold (idempotent)",
         request=None,
-        responses={200: ReservationOutput, 404: RES_NOT_FOUND},
+        responses={
+            200: ReservationOutput,
+            404: problem_docs(
+                "`reservation_not_found`: inventory never held this id. The id is spent all the same: a reserve "
+                "with it that arrives later is refused (409 `reservation_conflict`)."
+            ),
+        },
     )
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:

@@ -1,8 +1,9 @@
-"""Query filters of the car list (API.md): status, model (contains, any case), year, year_min, year_max."""
+"""Query filters of the car list (API.md): status, model (contains, any case), year, year_min, year_max; and of
+the booking service's list of holds: state, car_id."""
 import django_filters
-from drivenow_servicekit.filters import FilterSet, IntegerFilter, TextFilter
+from drivenow_servicekit.filters import FilterSet, IntegerFilter, TextFilter, UUIDFilter
 
-from .models import Car, CarStatus
+from .models import Car, CarStatus, Reservation, ReservationState
 
 
 class CarFilter(FilterSet):
@@ -15,3 +16,12 @@ class CarFilter(FilterSet):
     class Meta:
         model = Car
         fields = ["status", "model", "year", "year_min", "year_max"]
+
+
+class ReservationFilter(FilterSet):
+    state = django_filters.ChoiceFilter(choices=ReservationState.choices)
+    car_id = UUIDFilter(field_name="car_id")
+
+    class Meta:
+        model = Reservation
+        fields = ["state", "car_id"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 
+import drivenow_contracts as contract
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -15,15 +16,20 @@ YEAR_MAX = 2100
 
 
 class CarStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    RENTED = "rented", "Rented"
-    MAINTENANCE = "maintenance", "In maintenance"
-    RETIRED = "retired", "Retired"
+    """The contract's car statuses (drivenow_contracts.CarStatus) with the admin's labels; tests/test_contract.py
+    holds the two equal."""
+
+    AVAILABLE = contract.CarStatus.AVAILABLE.value, "Available"
+    RENTED = contract.CarStatus.RENTED.value, "Rented"
+    MAINTENANCE = contract.CarStatus.MAINTENANCE.value, "In maintenance"
+    RETIRED = contract.CarStatus.RETIRED.value, "Retired"
 
 
 class ReservationState(models.TextChoices):
-    ACTIVE = "active", "Active"
-    RELEASED = "released", "Released"
+    """The contract's reservation states (drivenow_contracts.ReservationState) with the admin's labels."""
+
+    ACTIVE = contract.ReservationState.ACTIVE.value, "Active"
+    RELEASED = contract.ReservationState.RELEASED.value, "Released"
 
 
 class Car(models.Model):
@@ -59,10 +65,15 @@ class Car(models.Model):
 
 
 class Reservation(models.Model):
-    """A hold on a car. Its id is chosen by the caller (booking's rental id), which makes every call idempotent."""
+    """A hold on a car. Its id is chosen by the caller (booking's rental id), which makes every call idempotent.
+
+    A released id is spent forever. When a release names an id inventory never held, a *tombstone* is stored:
+    a released row without a car. Its primary key is what makes a late reserve with that id fail, however the two
+    requests interleave (they meet on the key)."""
 
     id = models.UUIDField(primary_key=True, editable=False)
-    car = models.ForeignKey(Car, on_delete=models.PROTECT, related_name="reservations")
+    # NULL only for a tombstone.
+    car = models.ForeignKey(Car, on_delete=models.PROTECT, related_name="reservations", null=True, blank=True)
     # [started, released) — the upper bound stays open while the hold lasts.
     period = DateTimeRangeField()
     state = models.CharField(max_length=16, choices=ReservationState.choices, default=ReservationState.ACTIVE)
@@ -85,10 +96,18 @@ class Reservation(models.Model):
                 | Q(state=ReservationState.RELEASED, period__endswith__isnull=False),
                 name="reservation_period_matches_state",
             ),
+            models.CheckConstraint(
+                condition=Q(car__isnull=False) | Q(state=ReservationState.RELEASED),
+                name="reservation_car_unless_tombstone",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Reservation {self.id} ({self.state})"
+        return f"Reservation {self.id} ({'spent id' if self.is_tombstone else self.state})"
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.car_id is None
 
     @property
     def started_at(self):  # type: ignore[no-untyped-def]

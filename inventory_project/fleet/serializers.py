@@ -35,8 +35,8 @@ def _iso(value: datetime) -> str:
 
 class CarOutput(serializers.ModelSerializer):
     """The car as every endpoint answers it. The fields document the shape; `to_representation` builds it
-    directly, which is several times cheaper than DRF's per-field machinery on the hot list endpoint (a test
-    holds it equal to what the generic ModelSerializer would render)."""
+    directly, which is much cheaper than DRF's per-field machinery on the hot list endpoint (a test holds it
+    equal to what the generic ModelSerializer would render)."""
 
     class Meta:
         model = Car

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager, nullcontext
 import unicodedata
 from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.utils import timezone
 
-from . import errors, metrics
+from . import errors, metrics, statements
 from .models import Car, CarStatus, Reservation, ReservationState
 
 # Staff may move a car between these; `rented` belongs to the reservation lifecycle alone.
@@ -88,99 +87,84 @@ def _car_for_update(car_id: UUID) -> Car:
 
 
 def reservation_create(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservation, bool]:
-    """Hold the car for this reservation. Returns (reservation, created). Locks the car row.
+    """Hold the car for this reservation. Returns (reservation, created).
 
-    One transaction: take the car — `UPDATE … SET status = 'rented' WHERE status = 'available'` locks the row,
-    checks and sets it in one statement — then insert the hold. When the car was not there to take, the slow path
-    works out why (missing, unavailable, or this very id replayed). The exclusion constraint
-    `reservation_no_overlap` is the last word should anything else ever let two holds through.
+    One statement takes the car and inserts the hold (statements.RESERVATION_TAKE_CAR). When it takes nothing, or
+    PostgreSQL refuses the hold (this id exists, or an overlapping hold does), the rest only reads to answer why:
+    a replay of this id, a spent id, a missing car or an unavailable one. The exclusion constraint
+    `reservation_no_overlap` has the last word should anything ever let two holds through.
     """
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            taken = Car.objects.filter(id=car_id, status=CarStatus.AVAILABLE).update(
-                status=CarStatus.RENTED, updated_at=now
-            )
-            if taken:
-                reservation = Reservation.objects.create(
-                    id=reservation_id, car_id=car_id, period=DateTimeTZRange(now, None), state=ReservationState.ACTIVE
-                )
-        if not taken:
-            return _reservation_create_slow(reservation_id=reservation_id, car_id=car_id)
-    except IntegrityError as exc:
-        # A concurrent insert of the same id (primary key) or an overlapping hold (exclusion constraint).
+    params = {**statements.PARAMS, "id": reservation_id, "car_id": car_id}
+    for _ in range(2):
+        try:
+            with _own_transaction():
+                taken = list(Reservation.objects.raw(statements.RESERVATION_TAKE_CAR, params))
+        except IntegrityError as exc:
+            existing = Reservation.objects.filter(id=reservation_id).first()
+            if existing is not None:
+                return _replay(existing, car_id), False
+            metrics.reservation_outcome("unavailable")
+            raise errors.CarUnavailable() from exc
+        if taken:
+            metrics.reservation_outcome("created")
+            return taken[0], True
         existing = Reservation.objects.filter(id=reservation_id).first()
         if existing is not None:
             return _replay(existing, car_id), False
-        metrics.reservation_outcome("unavailable")
-        raise errors.CarUnavailable() from exc
-    metrics.reservation_outcome("created")
-    return reservation, True
+        status = Car.objects.filter(id=car_id).values_list("status", flat=True).first()
+        if status is None:
+            metrics.reservation_outcome("car_not_found")
+            raise errors.ReservedCarNotFound()
+        if status != CarStatus.AVAILABLE:
+            metrics.reservation_outcome("unavailable")
+            raise errors.CarUnavailable(f"The car is {status}.")
+        # Freed between the statement and this read: take it with the same statement once more.
+    metrics.reservation_outcome("unavailable")
+    raise errors.CarUnavailable()
 
 
-@transaction.atomic
-def _reservation_create_slow(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservation, bool]:
-    """The car was missing or not available a moment ago: lock it and look again (a release may just have freed
-    it), then answer a replay of this id, the reason it cannot be held, or the hold after all."""
-    car = Car.objects.select_for_update().filter(id=car_id).first()
-    if car is None or car.status != CarStatus.AVAILABLE:
-        existing = Reservation.objects.filter(id=reservation_id).first()
-        if existing is not None:
-            return _replay(existing, car_id), False
-    if car is None:
-        metrics.reservation_outcome("car_not_found")
-        raise errors.ReservedCarNotFound()
-    if car.status != CarStatus.AVAILABLE:
-        metrics.reservation_outcome("unavailable")
-        raise errors.CarUnavailable(f"The car is {car.status}.")
-    now = timezone.now()
-    reservation = Reservation.objects.create(
-        id=reservation_id, car=car, period=DateTimeTZRange(now, None), state=ReservationState.ACTIVE
-    )
-    car.status = CarStatus.RENTED
-    car.save(update_fields=["status", "updated_at"])
-    metrics.reservation_outcome("created")
-    return reservation, True
+def _own_transaction() -> AbstractContextManager[object]:
+    """A statement run in autocommit is its own transaction; inside a caller's, a savepoint keeps a refusal from
+    aborting the caller's transaction."""
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
 
 
 def _replay(existing: Reservation, car_id: UUID) -> Reservation:
+    if existing.state == ReservationState.RELEASED:
+        # A replay must never suggest the caller holds a car it gave back: that id is spent (also a tombstone's).
+        metrics.reservation_outcome("spent")
+        raise errors.ReservationConflict("This reservation id was released; a new hold needs a new id.")
     if existing.car_id != car_id:
         metrics.reservation_outcome("conflict")
         raise errors.ReservationConflict()
-    if existing.state == ReservationState.RELEASED:
-        # A replay must never suggest the caller holds a car it gave back: that id is spent.
-        metrics.reservation_outcome("conflict")
-        raise errors.ReservationConflict("This reservation id was released; a new hold needs a new id.")
     metrics.reservation_outcome("replayed")
     return existing
 
 
-# Releasing is one statement, so one round trip and its own transaction: end the hold that is active, and free
-# its car in the same breath. Row locks in the same order as taking a car (the hold's row, then the car's).
-_RELEASE = f"""WITH released AS (
-    UPDATE {Reservation._meta.db_table} SET state = %(released)s, period = tstzrange(lower(period), %(now)s, '[)')
-    WHERE id = %(id)s AND state = %(active)s
-    RETURNING id, car_id, period, state, created_at
-), freed AS (
-    UPDATE {Car._meta.db_table} AS car SET status = %(available)s, updated_at = %(now)s
-    FROM released WHERE car.id = released.car_id AND car.status = %(rented)s
-)
-SELECT id, car_id, period, state, created_at FROM released
-"""
-
-
 def reservation_release(*, reservation_id: UUID) -> Reservation:
-    """End the hold and free the car. Releasing twice is a no-op that returns the released reservation."""
-    params = {
-        "id": reservation_id, "now": timezone.now(), "active": ReservationState.ACTIVE,
-        "released": ReservationState.RELEASED, "available": CarStatus.AVAILABLE, "rented": CarStatus.RENTED,
-    }
-    released = list(Reservation.objects.raw(_RELEASE, params))
-    if released:
-        metrics.release_outcome("released")
-        return released[0]
-    reservation = Reservation.objects.filter(id=reservation_id).first()
-    if reservation is None:
-        raise errors.ReservationNotFound()
-    metrics.release_outcome("already_released")
-    return reservation
+    """End the hold and free the car. Releasing twice is a no-op that returns the released reservation.
+
+    An id inventory never held is spent all the same (a tombstone is stored) and answered ReservationNotFound:
+    a reserve with that id arriving later — a request that stalled on the way — is refused, so it can never
+    hold a car for a rental that has already failed."""
+    params = {**statements.PARAMS, "id": reservation_id}
+    for _ in range(3):
+        rows = list(Reservation.objects.raw(statements.RESERVATION_RELEASE, params))
+        if rows:
+            if rows[0].is_tombstone:
+                metrics.release_outcome("tombstone")
+                raise errors.ReservationNotFound(_SPENT)
+            metrics.release_outcome("released")
+            return rows[0]
+        existing = Reservation.objects.filter(id=reservation_id).first()
+        if existing is not None and existing.state == ReservationState.RELEASED:
+            if existing.is_tombstone:
+                metrics.release_outcome("tombstone")
+                raise errors.ReservationNotFound(_SPENT)
+            metrics.release_outcome("already_released")
+            return existing
+        # A reserve of this id committed while the statement ran: end that hold in the next round.
+    raise errors.ReservationConflict("This reservation changed under every attempt to release it; try again.")
+
+
+_SPENT = "No reservation with this id; the id is now spent and can never hold a car."

@@ -55,11 +55,17 @@ BOOKING_OUTBOX_CONCURRENCY = env_int("BOOKING_OUTBOX_CONCURRENCY", 4)
 BOOKING_OUTBOX_LEASE_SECONDS = _env_float("BOOKING_OUTBOX_LEASE_SECONDS", 60.0)
 BOOKING_OUTBOX_BACKOFF_BASE = _env_float("BOOKING_OUTBOX_BACKOFF_BASE", 1.0)
 BOOKING_OUTBOX_BACKOFF_CAP = _env_float("BOOKING_OUTBOX_BACKOFF_CAP", 300.0)
-# A release inventory answers 404 to is retried for this long (a reserve that timed out on our side may still
-# land there), then counted as delivered: inventory never held the car.
-BOOKING_OUTBOX_NOT_FOUND_GRACE_SECONDS = _env_float("BOOKING_OUTBOX_NOT_FOUND_GRACE_SECONDS", 120.0)
+# Ending a rental releases its car at once with one attempt of this many seconds (connect, and read); the
+# outbox row stays leased to that request for BOOKING_RELEASE_NOW_LEASE_SECONDS, then the relay takes over.
+BOOKING_RELEASE_NOW_TIMEOUT = _env_float("BOOKING_RELEASE_NOW_TIMEOUT", 0.5)
+BOOKING_RELEASE_NOW_LEASE_SECONDS = _env_float("BOOKING_RELEASE_NOW_LEASE_SECONDS", 5.0)
+# The relay's reconciler compares inventory's active holds with booking's rentals this often, looking only at
+# holds and rentals older than BOOKING_RECONCILE_MIN_AGE_SECONDS (younger ones may be mid-start).
+BOOKING_RECONCILE_INTERVAL_SECONDS = _env_float("BOOKING_RECONCILE_INTERVAL_SECONDS", 300.0)
+BOOKING_RECONCILE_MIN_AGE_SECONDS = _env_float("BOOKING_RECONCILE_MIN_AGE_SECONDS", 120.0)
 BOOKING_OUTBOX_KEEP_DELIVERED_DAYS = env_int("BOOKING_OUTBOX_KEEP_DELIVERED_DAYS", 7)
-# The relay's sweep settles rentals left `pending` this long (a crash between reserve and commit).
+# The relay's sweep fails rentals left `pending` this long untouched (a crash mid-start, a 503 nobody retried)
+# and releases their holds. Longer than a start request can take.
 BOOKING_PENDING_SWEEP_AGE_SECONDS = _env_float("BOOKING_PENDING_SWEEP_AGE_SECONDS", 60.0)
 BOOKING_SWEEP_INTERVAL_SECONDS = _env_float("BOOKING_SWEEP_INTERVAL_SECONDS", 30.0)
 

@@ -259,16 +259,19 @@ def test_a_key_still_running_is_409_in_use(staff, customer, staff_user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_503_is_not_kept_so_retrying_with_the_key_tries_again(
+def test_a_503_is_not_kept_and_retrying_with_the_key_carries_on_with_the_same_rental(
     point_inventory, inventory_down, live_inventory, staff, customer
 ):
     car_id = live_inventory.make_car()
-    assert _start(staff, car_id, customer.id, key="retry-me").status_code == 503
-    assert not IdempotencyKey.objects.exists()
+    first = _start(staff, car_id, customer.id, key="retry-me")
+    assert first.status_code == 503
+    key = IdempotencyKey.objects.get()
+    assert (key.state, key.response_status) == ("retryable", None)  # no answer kept; the rental kept
     point_inventory(live_inventory.url, live_inventory.service_token)
     answer = _start(staff, car_id, customer.id, key="retry-me")
-    assert answer.status_code == 201
-    assert Rental.objects.count() == 2  # the failed first try (release queued) and the rental that got the car
+    assert answer.status_code == 201 and "Idempotent-Replayed" not in answer
+    assert answer.json()["id"] == str(key.rental_id)  # reserved with the first attempt's id
+    assert Rental.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -48,7 +48,7 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
     ("inventory", "PUT", f"/api/v1/cars/{C}/", {"model": "X", "year": 2024}, (401, 405, 403, 403, 405)),
     ("inventory", "DELETE", "/api/v1/cars/", None, (401, 405, 403, 403, 405)),
     # inventory: reservations are the booking service's (a superuser holds every permission)
-    ("inventory", "GET", "/api/v1/reservations/", None, (401, 403, 405, 403, 405)),
+    ("inventory", "GET", "/api/v1/reservations/", None, (401, 403, 200, 403, 200)),
     ("inventory", "POST", "/api/v1/reservations/", {"id": "{new}", "car_id": C}, (401, 403, 201, 403, 201)),
     ("inventory", "GET", f"/api/v1/reservations/{R}/", None, (401, 403, 200, 403, 200)),
     ("inventory", "POST", f"/api/v1/reservations/{R}/release/", None, (401, 403, 200, 403, 200)),

@@ -38,13 +38,14 @@ def test_start_and_end_stay_within_their_statement_budget(warm_staff, customer, 
 
     response, statements = _statements(lambda: warm_staff.post(f"/api/v1/rentals/{response.json()['id']}/end/"))
     assert response.status_code == 200 and response.json()["status"] == "completed"
-    # completed + the release queued in the outbox + NOTIFY to the relay: one statement, one transaction
-    assert statements == ["WITH"]
-    assert OutboxMessage.objects.filter(reservation_id=response.json()["id"], status="pending").count() == 1
+    # completed + the release queued in the outbox (leased to this request) + NOTIFY: one statement, one
+    # transaction; then the release delivered at once and recorded
+    assert statements == ["WITH", "UPDATE rentals_outboxmessage"]
+    assert OutboxMessage.objects.filter(reservation_id=response.json()["id"], status="delivered").count() == 1
 
     response, statements = _statements(lambda: warm_staff.post(f"/api/v1/rentals/{response.json()['id']}/end/"))
     assert response.status_code == 200 and response.json()["status"] == "completed"
-    assert statements == ["WITH", "BEGIN", "SELECT rentals_rental", "COMMIT"]  # ended already: answered unchanged
+    assert statements == ["WITH", "SELECT rentals_rental"]  # ended already: read and answered unchanged
     assert OutboxMessage.objects.filter(reservation_id=response.json()["id"]).count() == 1
 
 

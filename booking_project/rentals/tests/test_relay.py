@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import responses
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+
+from drivenow_contracts import ReservationConflict
 
 from rentals import outbox, services
 from rentals.idempotency import idempotency_purge_expired
@@ -39,6 +41,12 @@ def _active_rental(inventory, customer) -> Rental:
     return services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
 
 
+def _end_for_the_relay(rental: Rental) -> None:
+    """End the rental inside a transaction: the request cannot deliver the release itself, the relay must."""
+    with transaction.atomic():
+        services.rental_end(rental_id=rental.id)
+
+
 def _relay(**overrides) -> OutboxRelay:
     return OutboxRelay(RelaySettings.from_settings(**overrides))
 
@@ -46,7 +54,7 @@ def _relay(**overrides) -> OutboxRelay:
 # -- delivery ------------------------------------------------------------------------------------------------
 def test_the_relay_delivers_a_release_and_frees_the_car(inventory, customer):
     rental = _active_rental(inventory, customer)
-    services.rental_end(rental_id=rental.id)
+    _end_for_the_relay(rental)
     call_command("run_outbox_relay", "--once")
     message = OutboxMessage.objects.get()
     assert (message.status, message.attempts) == (OutboxStatus.DELIVERED, 1)
@@ -60,7 +68,7 @@ def test_inventory_down_means_backoff_never_giving_up(inventory_down, customer, 
     settings.BOOKING_OUTBOX_BACKOFF_CAP = 25.0
     rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE,
                                    started_at=timezone.now())
-    services.rental_end(rental_id=rental.id)
+    _end_for_the_relay(rental)
     delays = []
     for attempt in range(1, 5):
         before = timezone.now()
@@ -115,29 +123,26 @@ def test_credentials_rate_limits_and_5xx_are_retried_not_dead(point_inventory, s
     assert message.next_attempt_at > timezone.now()
 
 
-def test_a_release_inventory_never_heard_of_waits_out_the_grace_then_is_delivered_with_a_note(inventory, settings):
-    settings.BOOKING_OUTBOX_NOT_FOUND_GRACE_SECONDS = 60
+def test_a_release_inventory_never_heard_of_is_delivered_at_once_and_spends_the_id(inventory):
     _queue_release(uuid.uuid4())
     _relay().deliver_due()
     message = OutboxMessage.objects.get()
-    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)  # a late reserve may still land
-    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(seconds=61), next_attempt_at=timezone.now())
-    _relay().deliver_due()
-    message = OutboxMessage.objects.get()
-    assert message.status == OutboxStatus.DELIVERED
-    assert "never held" in message.last_error
+    assert (message.status, message.attempts) == (OutboxStatus.DELIVERED, 1)
+    assert "never held" in message.last_error and "spent" in message.last_error
 
 
-def test_a_late_reserve_within_the_grace_is_still_released(inventory, customer, settings):
-    """A reserve that timed out for booking and landed in inventory after the release was first tried."""
-    settings.BOOKING_OUTBOX_NOT_FOUND_GRACE_SECONDS = 60
-    car_id, reservation_id = inventory.make_car(), uuid.uuid4()
-    _queue_release(reservation_id)
-    _relay().deliver_due()  # 404: not yet there
-    inventory.client().reserve(reservation_id=reservation_id, car_id=car_id)  # ...lands late
-    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+def test_a_reserve_that_lands_after_its_release_was_delivered_never_holds_the_car(inventory, customer):
+    """The seen defect: a reserve that timed out for booking (a frozen instance, a stalled commit) reaches
+    inventory after the rental failed and its release was answered 404 and recorded as delivered. It used to
+    take the car for good: the rental was failed and nothing would ever free it."""
+    car_id = inventory.make_car()
+    rental = Rental.objects.create(car_id=car_id, customer=customer, status=RentalStatus.FAILED,
+                                   failure_code=FailureCode.INVENTORY_UNAVAILABLE)
+    _queue_release(rental.id)
     _relay().deliver_due()
     assert OutboxMessage.objects.get().status == OutboxStatus.DELIVERED
+    with pytest.raises(ReservationConflict):  # ...lands late, and is refused: the id is spent
+        inventory.client().reserve(reservation_id=rental.id, car_id=car_id)
     assert inventory.car_status(car_id) == "available"
 
 
@@ -145,7 +150,7 @@ def test_two_relays_at_once_never_deliver_a_row_twice(inventory, customer, monke
     client = inventory_client()
     rentals = [_active_rental(inventory, customer) for _ in range(30)]
     for rental in rentals:
-        services.rental_end(rental_id=rental.id)
+        _end_for_the_relay(rental)
     calls: Counter = Counter()
     lock = threading.Lock()
     real_release = client.release
@@ -181,7 +186,7 @@ def test_two_relays_at_once_never_deliver_a_row_twice(inventory, customer, monke
 def test_two_relay_processes_at_once_deliver_every_row_once(inventory, customer):
     rentals = [_active_rental(inventory, customer) for _ in range(20)]
     for rental in rentals:
-        services.rental_end(rental_id=rental.id)
+        _end_for_the_relay(rental)
     env = _relay_env(inventory)
     procs = [
         subprocess.Popen([sys.executable, "manage.py", "run_outbox_relay", "--once", "--batch", "2"],
@@ -230,7 +235,7 @@ def test_a_concurrent_relay_delivers_a_backlog_once_each(inventory, customer):
     """Four deliveries at a time through a backlog of real releases: every car freed, every row delivered once."""
     rentals = [_active_rental(inventory, customer) for _ in range(24)]
     for rental in rentals:
-        services.rental_end(rental_id=rental.id)
+        _end_for_the_relay(rental)
     relay = OutboxRelay(RelaySettings.from_settings(batch=10, concurrency=4))
     assert relay.deliver_due() == 24
     assert relay.counts == {outbox.Delivery.DELIVERED: 24}
@@ -256,28 +261,32 @@ def test_sigterm_stops_the_relay_cleanly(inventory_down):
 
 
 # -- the pending sweep ---------------------------------------------------------------------------------------
-def test_sweep_activates_a_pending_rental_inventory_holds(inventory, customer):
-    """Booking died between reserve and commit: inventory holds the car, booking still says pending."""
+def test_sweep_fails_a_pending_rental_even_when_inventory_holds_its_car_and_frees_the_car(inventory, customer):
+    """Booking's activation failed after inventory made the hold (its database went away): the client got a 503
+    (or a crash, no answer at all), never a 201. The sweep used to *activate* such a rental — an active rental
+    nobody was told about. A pending rental never answered 201: the sweep fails it and releases the car."""
     car_id = inventory.make_car()
     rental = Rental.objects.create(car_id=car_id, customer=customer)
     IdempotencyKey.objects.create(key="crashed", fingerprint="f" * 64, rental=rental)
     inventory.client().reserve(reservation_id=rental.id, car_id=car_id)
     call_command("run_outbox_relay", "--once", "--pending-age", "0")
+    call_command("run_outbox_relay", "--once")  # delivers the release the sweep queued
     rental.refresh_from_db()
-    assert rental.status == RentalStatus.ACTIVE and rental.started_at is not None
+    assert (rental.status, rental.failure_code, rental.started_at) == (RentalStatus.FAILED, FailureCode.ABANDONED, None)
+    assert inventory.car_status(car_id) == "available"
+    assert inventory.reservation_state(rental.id) == "released"
     key = IdempotencyKey.objects.get()
-    assert (key.state, key.response_status, key.response_body["id"]) == (IdempotencyState.COMPLETED, 201, str(rental.id))
+    assert (key.state, key.response_status) == (IdempotencyState.RETRYABLE, None)  # 503 was never an answer to keep
 
 
 def test_sweep_fails_a_pending_rental_inventory_never_held_and_releases_to_be_sure(inventory, customer):
     rental = Rental.objects.create(car_id=inventory.make_car(), customer=customer)
     IdempotencyKey.objects.create(key="crashed-early", fingerprint="f" * 64, rental=rental)
-    report = services.rental_sweep_pending(older_than=timedelta(0))
-    assert (report.activated, report.failed) == (0, 1)
+    assert services.rental_sweep_pending(older_than=timedelta(0)) == 1
     rental.refresh_from_db()
     assert (rental.status, rental.failure_code) == (RentalStatus.FAILED, FailureCode.ABANDONED)
     assert OutboxMessage.objects.get().reservation_id == rental.id
-    assert not IdempotencyKey.objects.exists()  # unknown outcome: the key is free for a retry
+    assert IdempotencyKey.objects.get().state == IdempotencyState.RETRYABLE
 
 
 def test_sweep_fails_a_pending_rental_whose_hold_was_released(inventory, customer):
@@ -291,19 +300,14 @@ def test_sweep_fails_a_pending_rental_whose_hold_was_released(inventory, custome
     assert rental.status == RentalStatus.FAILED
 
 
-def test_sweep_leaves_young_pending_rentals_and_waits_out_an_inventory_outage(
-    inventory_down, customer, monkeypatch
-):
-    pending = [Rental.objects.create(car_id=uuid.uuid4(), customer=customer) for _ in range(3)]
-    assert services.rental_sweep_pending(older_than=timedelta(minutes=1)).unreachable == 0
-    client = inventory_client()
-    calls = []
-    real = client.get_reservation
-    monkeypatch.setattr(client, "get_reservation", lambda rid: calls.append(rid) or real(rid))
-    report = services.rental_sweep_pending(older_than=timedelta(0))
-    assert report.unreachable == 3
-    assert len(calls) == 1  # the first outage ends this sweep: the others would wait out the same timeout
-    assert {r.status for r in Rental.objects.filter(id__in=[p.id for p in pending])} == {RentalStatus.PENDING}
+def test_sweep_leaves_recently_touched_pending_rentals_and_needs_no_inventory(inventory_down, customer):
+    young = Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
+    old = [Rental.objects.create(car_id=uuid.uuid4(), customer=customer) for _ in range(3)]
+    Rental.objects.filter(id__in=[r.id for r in old]).update(updated_at=timezone.now() - timedelta(minutes=5))
+    assert services.rental_sweep_pending(older_than=timedelta(minutes=1)) == 3  # inventory down changes nothing
+    assert Rental.objects.get(id=young.id).status == RentalStatus.PENDING
+    assert {r.status for r in Rental.objects.filter(id__in=[r.id for r in old])} == {RentalStatus.FAILED}
+    assert set(OutboxMessage.objects.values_list("reservation_id", flat=True)) == {r.id for r in old}
 
 
 def test_a_lease_shorter_than_a_call_is_lengthened(settings):

@@ -7,12 +7,23 @@ from datetime import timedelta
 import pytest
 import responses
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from drivenow_contracts import InventoryUnavailable
 
 from customers import services as customer_services
 from rentals import errors, metrics, services
-from rentals.models import FailureCode, OutboxMessage, OutboxStatus, Rental, RentalStatus
+from rentals.inventory import inventory_client
+from rentals.models import (
+    FailureCode,
+    IdempotencyKey,
+    IdempotencyState,
+    OutboxMessage,
+    OutboxStatus,
+    Rental,
+    RentalStatus,
+)
+from rentals.relay import OutboxRelay, RelaySettings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,7 +148,9 @@ def test_end_rolls_back_with_its_outbox_row(inventory, customer):
     assert rental.status == RentalStatus.ACTIVE and rental.ended_at is None  # no completed rental without its release
     assert not OutboxMessage.objects.filter(reservation_id=rental.id).exists()
     assert services.rental_end(rental_id=rental.id).status == RentalStatus.COMPLETED  # and it can end after all
-    assert OutboxMessage.objects.filter(reservation_id=rental.id, status=OutboxStatus.PENDING).count() == 1
+    # with its release queued (and, inventory being up, delivered at once)
+    assert OutboxMessage.objects.filter(reservation_id=rental.id).count() == 1
+    assert inventory.car_status(rental.car_id) == "available"
 
 
 def test_only_an_active_rental_can_end(inventory_down, customer):
@@ -154,7 +167,7 @@ def test_only_an_active_rental_can_end(inventory_down, customer):
 
 def test_a_reserve_that_lands_after_the_sweep_failed_the_rental_is_released_again(customer):
     rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
-    services._rental_settle_swept(rental_id=rental.id, held=False)
+    assert services.rental_sweep_pending(older_than=timedelta(0)) == 1
     assert OutboxMessage.objects.count() == 1
     settled = services._rental_settle(rental_id=rental.id, outcome=services.ReserveOutcome.HELD)
     assert (settled.status, settled.failure_code) == (RentalStatus.FAILED, FailureCode.ABANDONED)
@@ -168,7 +181,7 @@ def test_a_start_whose_rental_the_sweep_failed_meanwhile_frees_the_car_again(inv
 
     def reserve_then_sweep(rental):
         outcome = real_reserve(rental)
-        services._rental_settle_swept(rental_id=rental.id, held=False)  # the sweep got there first
+        assert services.rental_sweep_pending(older_than=timedelta(0)) == 1  # the sweep got there first
         return outcome
 
     monkeypatch.setattr(services, "_reserve", reserve_then_sweep)
@@ -177,14 +190,6 @@ def test_a_start_whose_rental_the_sweep_failed_meanwhile_frees_the_car_again(inv
     rental = Rental.objects.get()
     assert (rental.status, rental.failure_code, rental.started_at) == (RentalStatus.FAILED, FailureCode.ABANDONED, None)
     assert OutboxMessage.objects.filter(reservation_id=rental.id, status=OutboxStatus.PENDING).count() == 2
-
-
-def test_a_request_that_finds_its_rental_activated_by_the_sweep_answers_it(customer):
-    rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
-    services._rental_settle_swept(rental_id=rental.id, held=True)
-    settled = services._rental_settle(rental_id=rental.id, outcome=services.ReserveOutcome.UNKNOWN)
-    assert settled.status == RentalStatus.ACTIVE
-    assert not OutboxMessage.objects.exists()
 
 
 def test_a_start_that_meets_a_deactivation_in_flight_waits_for_it_and_is_refused(inventory_down, customer):
@@ -220,3 +225,136 @@ def test_a_start_that_meets_a_deactivation_in_flight_waits_for_it_and_is_refused
     starter.join(10)
     assert isinstance(outcome.get("error"), errors.RentalCustomerInactive)
     assert not Rental.objects.exists()
+
+
+# -- what the client was told is what happened ---------------------------------------------------------------
+def _reserve_then_lose_the_answer(monkeypatch):
+    """Inventory makes the hold, but its answer never reaches booking (a read timeout): the outcome is unknown."""
+    client = inventory_client()
+    real = client.reserve
+
+    def reserve(**kwargs):
+        real(**kwargs)
+        raise InventoryUnavailable("inventory unreachable: ReadTimeout")
+
+    monkeypatch.setattr(client, "reserve", reserve)
+
+
+def test_a_start_whose_activation_failed_after_the_hold_is_never_activated_later(inventory, customer, monkeypatch):
+    """The seen defect: no Idempotency-Key, inventory made the hold, then booking's activation failed (its
+    database went away): the client got 503. Its retry met the orphan's hold (409), and a minute later the sweep
+    *activated* the orphan — an active rental nobody was told about. Now the sweep fails it and frees the car."""
+    car_id = inventory.make_car()
+
+    def database_went_away(rental):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "_rental_activate", database_went_away)
+    with pytest.raises(OperationalError):
+        services.rental_start(car_id=car_id, customer_id=customer.id)
+    monkeypatch.undo()
+    orphan = Rental.objects.get()
+    assert orphan.status == RentalStatus.PENDING and inventory.car_status(car_id) == "rented"
+    with pytest.raises(errors.CarUnavailable):  # the client's retry meets the orphan's hold
+        services.rental_start(car_id=car_id, customer_id=customer.id)
+
+    assert services.rental_sweep_pending(older_than=timedelta(0)) == 1
+    OutboxRelay(RelaySettings.from_settings()).deliver_due()
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.failure_code, orphan.started_at) == (RentalStatus.FAILED, FailureCode.ABANDONED, None)
+    assert inventory.car_status(car_id) == "available"
+    assert services.rental_start(car_id=car_id, customer_id=customer.id).status == RentalStatus.ACTIVE
+
+
+def _start(staff, car_id, customer, key):
+    return staff.post("/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json",
+                      HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_a_503_retried_with_its_key_carries_on_with_the_same_rental_and_gets_its_car(
+    inventory, customer, staff, monkeypatch
+):
+    """The defect found by reading: the key was forgotten on 503 and the retry reserved with a fresh id, met the
+    first attempt's hold and stored 409 car_unavailable for 24 h. The key now keeps its rental and its id."""
+    car_id = inventory.make_car()
+    _reserve_then_lose_the_answer(monkeypatch)
+    first = _start(staff, car_id, customer, "retry-after-503")
+    assert first.status_code == 503 and first["Retry-After"]
+    monkeypatch.undo()
+    pending = Rental.objects.get()
+    assert pending.status == RentalStatus.PENDING and inventory.car_status(car_id) == "rented"
+
+    retried = _start(staff, car_id, customer, "retry-after-503")
+    assert retried.status_code == 201, retried.content
+    assert retried.json()["id"] == str(pending.id) and retried.json()["status"] == "active"
+    replayed = _start(staff, car_id, customer, "retry-after-503")
+    assert replayed.status_code == 201 and replayed.json() == retried.json()
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert Rental.objects.count() == 1 and inventory.reservation_state(pending.id) == "active"
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_key_whose_rental_the_sweep_failed_starts_afresh_once_the_old_hold_is_released(
+    inventory, customer, staff, monkeypatch
+):
+    car_id = inventory.make_car()
+    _reserve_then_lose_the_answer(monkeypatch)
+    assert _start(staff, car_id, customer, "retried-late").status_code == 503
+    monkeypatch.undo()
+    abandoned = Rental.objects.get()
+    assert services.rental_sweep_pending(older_than=timedelta(0)) == 1  # nobody retried in time
+
+    too_soon = _start(staff, car_id, customer, "retried-late")  # the old hold is not released yet
+    assert too_soon.status_code == 503 and too_soon.json()["code"] == "inventory_unavailable"
+    assert inventory.car_status(car_id) == "rented"
+    OutboxRelay(RelaySettings.from_settings()).deliver_due()
+    assert inventory.car_status(car_id) == "available"
+
+    fresh = _start(staff, car_id, customer, "retried-late")
+    assert fresh.status_code == 201, fresh.content
+    assert fresh.json()["id"] != str(abandoned.id)
+    assert inventory.reservation_state(fresh.json()["id"]) == "active"
+    assert Rental.objects.get(id=abandoned.id).status == RentalStatus.FAILED
+
+
+def test_a_retry_while_the_first_attempt_runs_is_still_refused_as_in_use(inventory, customer, staff, monkeypatch):
+    car_id = inventory.make_car()
+    _reserve_then_lose_the_answer(monkeypatch)
+    assert _start(staff, car_id, customer, "busy").status_code == 503
+    monkeypatch.undo()
+    IdempotencyKey.objects.filter(key="busy").update(state=IdempotencyState.IN_PROGRESS)  # a retry is running
+    second = _start(staff, car_id, customer, "busy")
+    assert second.status_code == 409 and second.json()["code"] == "idempotency_key_in_use"
+
+
+def test_ending_a_rental_frees_the_car_before_it_answers(inventory, customer):
+    rental = services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
+    services.rental_end(rental_id=rental.id)
+    assert inventory.car_status(rental.car_id) == "available"  # no relay ran
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts) == (OutboxStatus.DELIVERED, 1)
+
+
+def test_ending_while_inventory_is_down_answers_at_once_and_leaves_the_release_to_the_relay(
+    inventory, customer, point_inventory, closed_port
+):
+    rental = services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
+    point_inventory(f"http://127.0.0.1:{closed_port}", "any-token")
+    started = time.monotonic()
+    assert services.rental_end(rental_id=rental.id).status == RentalStatus.COMPLETED
+    assert time.monotonic() - started < 2
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1) and "unavailable" in message.last_error
+    point_inventory(inventory.url, inventory.service_token)
+    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+    OutboxRelay(RelaySettings.from_settings()).deliver_due()
+    assert OutboxMessage.objects.get().status == OutboxStatus.DELIVERED
+    assert inventory.car_status(rental.car_id) == "available"
+
+
+def test_ending_inside_a_callers_transaction_leaves_the_release_to_the_relay_at_once(inventory, customer):
+    rental = services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
+    with transaction.atomic():
+        services.rental_end(rental_id=rental.id)
+    message = OutboxMessage.objects.get()
+    assert message.status == OutboxStatus.PENDING and message.next_attempt_at <= timezone.now()

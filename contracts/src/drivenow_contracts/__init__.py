@@ -1,6 +1,6 @@
 """DriveNow's service contract: DTOs, error codes and the typed InventoryClient."""
 from .client import InventoryClient
-from .dto import Car, CarPage, CarStatus, Reservation, ReservationState
+from .dto import Car, CarPage, CarStatus, Reservation, ReservationPage, ReservationState
 from .errors import (
     CarNotFound,
     CarUnavailable,
@@ -26,5 +26,6 @@ __all__ = [
     "Reservation",
     "ReservationConflict",
     "ReservationNotFound",
+    "ReservationPage",
     "ReservationState",
 ]

@@ -84,3 +84,20 @@ class CarPage:
             next=data.get("next"),
             previous=data.get("previous"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationPage:
+    count: int
+    results: list[Reservation]
+    next: str | None = None
+    previous: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReservationPage:
+        return cls(
+            count=int(data["count"]),
+            results=[Reservation.from_json(item) for item in data["results"]],
+            next=data.get("next"),
+            previous=data.get("previous"),
+        )

@@ -112,3 +112,106 @@ def test_admin_list_with_nul_in_the_query_is_refused_not_a_500(browser, query):
 def test_admin_change_page_with_nul_in_the_id_is_not_found(browser):
     response = browser.get("/admin/fleet/car/abc%00/change/", follow=True)
     assert response.status_code == 200 and "doesn’t exist" in response.content.decode()
+
+
+# -- who may do what, and by which rules ----------------------------------------------------------------------
+def _staff_with(*codenames: str) -> Client:
+    """A logged-in staff account (not a superuser) holding exactly these fleet permissions."""
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user(f"staff-{'-'.join(codenames)}", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="fleet", codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _actions(client: Client) -> set[str]:
+    form = client.get("/admin/fleet/car/").context["action_form"]
+    return set() if form is None else {name for name, _ in form.fields["action"].choices if name}
+
+
+def test_a_view_only_account_is_offered_no_car_action_and_a_posted_one_changes_nothing():
+    car = CarFactory()
+    viewer = _staff_with("view_car")
+    assert _actions(viewer) == set()
+    for action in ("retire", "delete_cars", "delete_selected"):
+        viewer.post("/admin/fleet/car/", {"action": action, "_selected_action": [str(car.id)], "post": "yes"})
+    assert Car.objects.get(id=car.id).status == CarStatus.AVAILABLE
+
+
+def test_every_admin_action_declares_its_permissions():
+    """An action without `permissions` is offered to anyone who may view the list: none may be (ours or a library's)."""
+    from django.contrib import admin
+    from drivenow_servicekit.admin import actions_without_permissions
+
+    assert actions_without_permissions(admin.site) == []
+
+
+def test_each_car_action_needs_its_own_permission():
+    assert _actions(_staff_with("view_car", "change_car")) == {"send_to_maintenance", "make_available", "retire"}
+    assert _actions(_staff_with("view_car", "delete_car")) == {"delete_cars"}  # not Django's stock delete
+
+
+def test_delete_selected_goes_through_car_delete_and_keeps_a_car_with_history():
+    never_reserved, reserved = CarFactory(), CarFactory()
+    services.reservation_create(reservation_id=uuid.uuid4(), car_id=reserved.id)
+    deleter = _staff_with("view_car", "delete_car")
+    response = deleter.post(
+        "/admin/fleet/car/",
+        {"action": "delete_cars", "_selected_action": [str(never_reserved.id), str(reserved.id)]}, follow=True,
+    )
+    page = response.content.decode()
+    assert "1 car(s) deleted" in page and "retire it instead" in page
+    assert list(Car.objects.values_list("id", flat=True)) == [reserved.id]
+
+
+def test_the_change_form_delete_of_a_car_with_history_is_a_message_not_a_delete(browser):
+    car = CarFactory()
+    services.reservation_create(reservation_id=uuid.uuid4(), car_id=car.id)
+    for method in ("get", "post"):
+        response = getattr(browser, method)(f"/admin/fleet/car/{car.id}/delete/", {"post": "yes"}, follow=True)
+        assert response.redirect_chain[-1][0] == f"/admin/fleet/car/{car.id}/change/"
+        assert "retire it instead" in response.content.decode()
+    assert Car.objects.filter(id=car.id).exists()
+
+
+def test_the_change_form_deletes_a_never_reserved_car_through_the_service(browser):
+    car = CarFactory()
+    response = browser.post(f"/admin/fleet/car/{car.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Car.objects.filter(id=car.id).exists()
+
+
+def _add(browser: Client, **fields: object):
+    form = {"model": "Kia Niro", "year": 2023, "plate": "", "status": "available",
+            "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0", **fields}
+    return browser.post("/admin/fleet/car/add/", form)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("plate", "AB\x1b12"), ("plate", "ＡＢ１２"), ("plate", "AB12\u200b"), ("plate", "ABCDEFGHJK123"),
+     ("model", "Kia\u200bNiro"), ("model", "Kia\x85"), ("model", "K" * 101), ("year", 1899), ("year", 2090)],
+)
+def test_the_car_form_refuses_what_the_api_refuses(browser, field, value):
+    response = _add(browser, **{field: value})
+    assert response.status_code == 200 and field in response.context["adminform"].form.errors
+    assert not Car.objects.exists()
+
+
+def test_the_car_form_stores_what_the_api_would(browser):
+    assert _add(browser, plate=" ki-99 ", model="  Kia Niro  ").status_code == 302
+    car = Car.objects.get()
+    assert (car.plate, car.model) == ("KI99", "Kia Niro")
+
+
+def test_the_car_form_refuses_on_change_what_the_api_refuses(browser):
+    car = CarFactory(plate="GOOD1")
+    response = browser.post(
+        f"/admin/fleet/car/{car.id}/change/",
+        {"model": car.model, "year": car.year, "plate": "BAD\x071", "status": car.status,
+         "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 200 and "plate" in response.context["adminform"].form.errors
+    car.refresh_from_db()
+    assert car.plate == "GOOD1"

@@ -209,10 +209,12 @@ def test_reservation_errors(service, car):
     assert_problem(service.post("/api/v1/reservations/", unknown_car, format="json"), 422, "car_not_found")
     assert_problem(service.get(f"/api/v1/reservations/{uuid.uuid4()}/"), 404, "reservation_not_found")
     assert_problem(service.get("/api/v1/reservations/nope/"), 404, "reservation_not_found")
-    assert_problem(service.post(f"/api/v1/reservations/{uuid.uuid4()}/release/"), 404, "reservation_not_found")
+    never_held = uuid.uuid4()
+    assert_problem(service.post(f"/api/v1/reservations/{never_held}/release/"), 404, "reservation_not_found")
     body = assert_problem(service.post("/api/v1/reservations/", {"car_id": "x"}, format="json"), 400, "invalid")
     assert set(body["errors"]) == {"id", "car_id"}
-    assert Reservation.objects.count() == 0
+    # No hold was made; releasing an id never held left that id's tombstone, and nothing else.
+    assert [(r.id, r.car_id, r.state) for r in Reservation.objects.all()] == [(never_held, None, "released")]
 
 
 def test_reservations_need_the_service_permission(anon, staff, plain_user_client, car):
@@ -288,3 +290,17 @@ def test_the_fast_car_representation_equals_drfs_generic_one(car):
     car.refresh_from_db()
     assert CarOutput(car).data == Generic(car).data
     assert CarOutput([car], many=True).data == Generic([car], many=True).data
+
+
+def test_the_booking_service_lists_holds_by_state_and_nobody_else_does(service, anon, staff):
+    cars = [CarFactory(), CarFactory()]
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    for rid, car in zip(ids, cars):
+        assert service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json").status_code == 201
+    assert service.post(f"/api/v1/reservations/{ids[0]}/release/").status_code == 200
+    active = service.get("/api/v1/reservations/?state=active").json()
+    assert active["count"] == 1 and [r["id"] for r in active["results"]] == [ids[1]]
+    assert service.get(f"/api/v1/reservations/?car_id={cars[0].id}").json()["results"][0]["state"] == "released"
+    assert_problem(service.get("/api/v1/reservations/?state=held"), 400, "invalid")
+    assert_problem(anon.get("/api/v1/reservations/"), 401, "not_authenticated")
+    assert_problem(staff.get("/api/v1/reservations/"), 403, "permission_denied")

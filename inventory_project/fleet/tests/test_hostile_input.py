@@ -92,6 +92,19 @@ CATALOGUE: list[Bad] = [
         body={"id": str(uuid.uuid4()), "car_id": uuid.UUID(CAR_ID).hex}),
     Bad("reservation id: NUL", "POST", RES, 400, "invalid", who="service", field="id",
         body={"id": "\x00", "car_id": CAR_ID}),
+    Bad("id: trailing newline", "POST", CARS, 400, "invalid", body=_car(id=CAR_ID + "\n"), field="id"),
+    Bad("reservation id: trailing newline", "POST", RES, 400, "invalid", who="service", field="id",
+        body={"id": str(uuid.uuid4()) + "\n", "car_id": CAR_ID}),
+    Bad("reservation car_id: trailing newline", "POST", RES, 400, "invalid", who="service", field="car_id",
+        body={"id": str(uuid.uuid4()), "car_id": CAR_ID + "\n"}),
+    Bad("status: lone surrogate", "POST", CARS, 400, "invalid", raw=b'{"model": "Kia", "year": 2024, "status": "\\ud800"}',
+        field="status"),
+    Bad("path id: braces", "GET", f"/api/v1/cars/%7B{CAR_ID}%7D/", 404, "car_not_found"),
+    Bad("path id: urn:uuid", "PATCH", f"/api/v1/cars/urn:uuid:{CAR_ID}/", 404, "car_not_found", body={"year": 2020}),
+    Bad("path id: bare hex", "DELETE", f"/api/v1/cars/{uuid.UUID(CAR_ID).hex}/", 404, "car_not_found"),
+    Bad("path id: trailing newline", "GET", f"/api/v1/cars/{CAR_ID}%0A/", 404, "car_not_found"),
+    Bad("reservation path: braces", "GET", f"/api/v1/reservations/%7B{CAR_ID}%7D/", 404, "reservation_not_found",
+        who="service"),
     Bad("path id: NUL", "GET", "/api/v1/cars/abc%00/", 404, "car_not_found"),
     Bad("path id: 10,000 characters", "GET", f"/api/v1/cars/{'a' * 10_000}/", 404, "car_not_found"),
     Bad("path id: SQL", "DELETE", "/api/v1/cars/1%27%20OR%20%271%27=%271/", 404, "car_not_found"),
@@ -180,6 +193,13 @@ CATALOGUE: list[Bad] = [
     Bad("year_max with a space", "GET", CARS + "?year_max=%202020", 400, "invalid", field="year_max"),
     Bad("status filter in capitals", "GET", CARS + "?status=AVAILABLE", 400, "invalid", field="status"),
     Bad("model filter NUL", "GET", CARS + "?model=Kia%00", 400, "invalid", field="model"),
+    Bad("year filter trailing newline", "GET", CARS + "?year=2020%0A", 400, "invalid", field="year"),
+    Bad("year filter 5,000 digits", "GET", CARS + "?year=" + "9" * 5000, 400, "invalid", field="year"),
+    Bad("year_min 19 digits", "GET", CARS + "?year_min=-1" + "0" * 18, 400, "invalid", field="year_min"),
+    Bad("year filter full-width digits", "GET", CARS + "?year=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%90", 400, "invalid",
+        field="year"),
+    Bad("limit trailing newline", "GET", CARS + "?limit=20%0A", 400, "invalid", field="limit"),
+    Bad("offset trailing newline", "GET", CARS + "?offset=0%0A", 400, "invalid", field="offset"),
     # -- credentials --------------------------------------------------------------------------------------------
     Bad("Token without a key", "GET", CARS, 401, "authentication_failed", who="anon",
         headers={"HTTP_AUTHORIZATION": "Token"}),
@@ -187,6 +207,10 @@ CATALOGUE: list[Bad] = [
         headers={"HTTP_AUTHORIZATION": "Token a b"}),
     Bad("Token of 10,000 characters", "POST", CARS, 401, "authentication_failed", who="anon", body=_car(),
         headers={"HTTP_AUTHORIZATION": "Token " + "a" * 10_000}),
+    Bad("Token with NUL", "GET", CARS, 401, "authentication_failed", who="anon",
+        headers={"HTTP_AUTHORIZATION": "Token abc\x00"}),
+    Bad("Token of 41 characters", "POST", CARS, 401, "authentication_failed", who="anon", body=_car(),
+        headers={"HTTP_AUTHORIZATION": "Token " + "a" * 41}),
     Bad("Token not Latin-1", "GET", CARS, 401, "authentication_failed", who="anon",
         headers={"HTTP_AUTHORIZATION": "Token \u00e9\u00e9"}),
     Bad("schema with a wrong token", "GET", "/schema", 401, "authentication_failed", who="anon",
@@ -200,7 +224,8 @@ CATALOGUE: list[Bad] = [
     # -- methods ------------------------------------------------------------------------------------------------
     Bad("PUT a car", "PUT", ONE, 405, "method_not_allowed", body=_car()),
     Bad("DELETE the list", "DELETE", CARS, 405, "method_not_allowed"),
-    Bad("list reservations", "GET", RES, 405, "method_not_allowed", who="service"),
+    Bad("DELETE the holds", "DELETE", RES, 405, "method_not_allowed", who="service"),
+    Bad("holds by a state that is none", "GET", RES + "?state=held", 400, "invalid", who="service"),
     Bad("TRACE", "TRACE", CARS, 405, "method_not_allowed"),
 ]
 
@@ -256,3 +281,14 @@ def test_printable_unicode_is_accepted_and_stored_normalised(staff, model, store
 
 def test_an_empty_query_value_is_the_same_as_none(anon, target):
     assert anon.get(CARS + "?status=&year=&limit=&offset=&ordering=&model=").json() == anon.get(CARS).json()
+
+
+@pytest.mark.parametrize("request_id", ["abc\n", "abc\r\n", "abc\x00", "a" * 129, "abc def", "abc\u2028"])
+def test_a_request_id_that_is_no_id_is_replaced_not_echoed(anon, request_id):
+    response = anon.get(CARS, HTTP_X_REQUEST_ID=request_id)
+    assert response.status_code == 200
+    assert response["X-Request-ID"] != request_id and len(response["X-Request-ID"]) == 32
+
+
+def test_a_well_formed_request_id_is_echoed(anon):
+    assert anon.get(CARS, HTTP_X_REQUEST_ID="gw-1234.abc:9")["X-Request-ID"] == "gw-1234.abc:9"

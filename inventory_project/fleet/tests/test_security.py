@@ -118,6 +118,17 @@ def test_admin_login_locks_a_username_out_from_one_address_after_five_failures(s
     assert _login(Client(), "fleet-staff", "pw-fleet-staff-1", address="192.0.2.99").status_code == 302
 
 
+@pytest.mark.parametrize("forwarded", ["nonsense", "999.1.1.1", "198.51.100.7\x00", "198.51.100.7, <script>"])
+def test_a_failed_login_with_a_forwarded_for_that_is_no_address_is_counted_for_the_peer(staff_user, forwarded):
+    from axes.models import AccessAttempt
+
+    client = Client(raise_request_exception=False)
+    response = client.post("/admin/login/", {"username": "fleet-staff", "password": "wrong"},
+                           HTTP_X_FORWARDED_FOR=forwarded)
+    assert response.status_code == 200  # the login page again, not a crash storing the "address"
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["127.0.0.1"]
+
+
 def test_a_successful_login_resets_the_count(staff_user):
     browser = Client()
     for _ in range(4):

@@ -8,13 +8,19 @@ DJANGO_TOKEN_CACHE_SECONDS (default 30; 0 turns the cache off). Unknown tokens a
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
+from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
+
+# What a key in authtoken's column can be: visible ASCII, no longer than the column (fullmatch). Anything else names
+# no token, and asking PostgreSQL about it could fail (a NUL is no text it takes): refused without a query.
+_TOKEN_KEY = re.compile(r"[\x21-\x7e]{1,40}")
 
 
 class _TTLCache:
@@ -54,6 +60,8 @@ token_cache = _TTLCache()
 
 class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        if not _TOKEN_KEY.fullmatch(key):
+            raise exceptions.AuthenticationFailed("Invalid token.")
         ttl = float(getattr(settings, "DRIVENOW_TOKEN_CACHE_SECONDS", 30))
         if ttl <= 0:
             return super().authenticate_credentials(key)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +21,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 log = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """A message may quote what the client sent, and JSON lets a client send a lone surrogate ("\\ud800"), which no
+    UTF-8 encoder takes: rendering the problem would crash. It is shown as U+FFFD, as a decoder shows bad bytes."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 class DomainError(Exception):
@@ -42,13 +50,13 @@ def problem(
         "type": f"urn:drivenow:problem:{code}",
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": str(detail),
+        "detail": _encodable(str(detail)),
         "code": code,
     }
     if instance:
         body["instance"] = instance
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = {_encodable(name): [_encodable(m) for m in messages] for name, messages in errors.items()}
     return body
 
 

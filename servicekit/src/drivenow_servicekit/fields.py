@@ -22,9 +22,26 @@ PLAIN_TEXT_DESCRIPTION = (
     "Printable text: no control or invisible characters (Unicode categories Cc, Cf, Cs, Co, Cn), not blank; "
     "stored NFC-normalised and trimmed."
 )
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}  # control, format, surrogate, private use, unassigned
+_NOT_IN_AN_ADDRESS = _INVISIBLE | {"Zs", "Zl", "Zp"}
+# A UUID as API.md spells it (8-4-4-4-12 hex digits, either case). Every pattern here is used with fullmatch():
+# Python's `$` also matches before a final newline, and `\d` also matches full-width and other scripts' digits.
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(UUID_PATTERN)
 # RFC 3339 (API.md: "timestamps ISO 8601 with offset").
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    """The UUID `value` spells in the 8-4-4-4-12 form, or None. uuid.UUID() alone would also take braces,
+    `urn:uuid:`, bare hex and (raising ValueError) anything else."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        return None
+    return uuid.UUID(value)
 
 
 class FullMatchValidator(RegexValidator):
@@ -42,7 +59,7 @@ def clean_text(value: str, *, max_length: int) -> str:
     Control characters are refused wherever they are, ends included: str.strip() would quietly drop a trailing
     NEL (U+0085) or file separator (U+001C) and store something else than what was sent."""
     value = unicodedata.normalize("NFC", value)
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in value):
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in value):
         raise serializers.ValidationError("Control and invisible characters are not allowed.")
     value = value.strip()
     if not value:
@@ -71,9 +88,18 @@ class StrictCharField(StringOnlyMixin, serializers.CharField):
 
 
 class StrictEmailField(StringOnlyMixin, serializers.EmailField):
+    """An email address as sent. Django's EmailValidator takes any character from U+00A1 up in the domain (for
+    internationalised names), so a zero-width space, a BOM or a line separator would pass, and service-side
+    trimming would quietly drop some of them: any space or invisible character is refused."""
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> object:
+        if isinstance(data, str) and any(unicodedata.category(ch) in _NOT_IN_AN_ADDRESS for ch in data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PlainTextField(StringOnlyMixin, serializers.CharField):
@@ -126,9 +152,10 @@ class UUIDStringField(serializers.UUIDField):
     00000000-…-000000000001, and bare hex or `urn:uuid:` spellings the schema's `format: uuid` does not allow."""
 
     def to_internal_value(self, data: object) -> uuid.UUID:
-        if not isinstance(data, str) or not _UUID.match(data):
+        parsed = parse_uuid(data) if isinstance(data, str) else None
+        if parsed is None:
             self.fail("invalid", value=data)
-        return uuid.UUID(data)
+        return parsed
 
 
 class StrictDateTimeField(serializers.DateTimeField):
@@ -136,7 +163,7 @@ class StrictDateTimeField(serializers.DateTimeField):
     time without an offset and guess the zone."""
 
     def to_internal_value(self, value: object) -> Any:
-        if not isinstance(value, str) or not _RFC3339.match(value):
+        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
             self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.uuuuuu]±hh:mm (or Z)")
         return super().to_internal_value(value)
 

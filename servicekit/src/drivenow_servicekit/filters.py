@@ -14,8 +14,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-_INTEGER = re.compile(r"^-?[0-9]+$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+from .fields import parse_uuid
+
+# A query integer: optional '-' and up to 18 digits (whole value, fullmatch), so int() never meets a number too
+# long for it to convert (a ValueError, once past Python's digit limit) and every value fits a bigint.
+INTEGER_MAX = 10**18 - 1
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -69,7 +73,7 @@ class _IntegerFormField(forms.IntegerField):
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
             return None
-        if not isinstance(value, str) or not _INTEGER.match(value):
+        if not isinstance(value, str) or not _INTEGER.fullmatch(value):
             raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
         return int(value)
 
@@ -80,11 +84,13 @@ class _UUIDFormField(forms.UUIDField):
     def to_python(self, value: Any) -> Any:
         if value in self.empty_values:
             return None
-        if not isinstance(value, str) or not _UUID.match(value):
+        parsed = parse_uuid(value) if isinstance(value, str) else None
+        if parsed is None:
             raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
-        return super().to_python(value)
+        return parsed
 
 
+@extend_schema_field({"type": "integer", "minimum": -INTEGER_MAX, "maximum": INTEGER_MAX})
 class IntegerFilter(django_filters.NumberFilter):
     field_class = _IntegerFormField
 

@@ -12,7 +12,7 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-_DIGITS = re.compile(r"^[0-9]{1,18}$")
+_DIGITS = re.compile(r"[0-9]{1,18}")  # fullmatch: `$` would let "20\n" through
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -23,7 +23,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         raw = request.query_params.get(name)
         if raw is None or raw == "":
             return None
-        if not _DIGITS.match(raw) or int(raw) < minimum:
+        if not _DIGITS.fullmatch(raw) or int(raw) < minimum:
             raise ValidationError({name: [f"A whole number of at least {minimum} is required."]})
         return int(raw)
 

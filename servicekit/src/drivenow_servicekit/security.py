@@ -10,6 +10,7 @@ number of processes (gunicorn workers × instances) — set the rates per proces
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,14 @@ def client_ip(request: HttpRequest) -> str:
     if proxies <= 0 or not forwarded:
         return remote
     addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
-    return addresses[-min(proxies, len(addresses))] if addresses else remote
+    chosen = addresses[-min(proxies, len(addresses))] if addresses else remote
+    # A trusted proxy appends a real address; anything else came from the client itself (the service reached
+    # directly) and would crash the lockout's `inet` column: the peer's address is the honest answer then.
+    try:
+        ipaddress.ip_address(chosen)
+    except ValueError:
+        return remote
+    return chosen
 
 
 def is_service_account(user: Any) -> bool:

@@ -240,6 +240,7 @@ def statement_labels(queries: list[dict[str, Any]]) -> list[str]:
     labels = []
     for query in queries:
         sql = query["sql"]
-        match = None if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) else _STATEMENT.match(sql)
+        # A WITH statement's tables are several: it is labelled "WITH" alone.
+        match = None if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "WITH")) else _STATEMENT.match(sql)
         labels.append(f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0])
     return labels

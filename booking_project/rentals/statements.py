@@ -1,0 +1,45 @@
+"""The rental hot path's SQL, each statement whole and named for what it does (pinned by
+`tests/test_query_budget.py`)."""
+from __future__ import annotations
+
+from customers.models import Customer, CustomerStatus
+
+from .models import OutboxKind, OutboxMessage, OutboxStatus, Rental, RentalStatus
+
+_RENTAL = f'"{Rental._meta.db_table}"'
+_CUSTOMER = f'"{Customer._meta.db_table}"'
+_OUTBOX = f'"{OutboxMessage._meta.db_table}"'
+
+# Insert the pending rental if the customer is active, locking the customer's row as the checked path does, so a
+# deactivation in flight is waited for and then seen. Nothing returned: the checked path says why.
+RENTAL_OPEN_FOR_ACTIVE_CUSTOMER = f"""INSERT INTO {_RENTAL}
+    (id, car_id, customer_id, status, created_at, expected_return_at, updated_at)
+SELECT %(id)s, %(car_id)s, customer.id, %(pending)s, %(now)s, %(expected_return_at)s, %(now)s
+FROM {_CUSTOMER} AS customer
+WHERE customer.id = %(customer_id)s AND customer.status = %(active_customer)s
+FOR NO KEY UPDATE
+RETURNING *"""
+
+# Complete the active rental and queue the release of its car in one statement (one transaction), waking the
+# relay at commit. The release row is due after `lease_seconds` (on the database's clock): the request that
+# ended the rental delivers it at once and the relay takes it only if that request could not. With 0 the relay
+# takes it at once. Nothing returned: the rental was not active.
+RENTAL_END = f"""WITH ended AS (
+    UPDATE {_RENTAL} SET status = %(completed)s, ended_at = %(now)s, updated_at = %(now)s
+    WHERE id = %(id)s AND status = %(active)s
+    RETURNING *
+), queued AS (
+    INSERT INTO {_OUTBOX} (kind, reservation_id, status, attempts, next_attempt_at, last_error, created_at)
+    SELECT %(release)s, id, %(outbox_pending)s, 0, statement_timestamp() + make_interval(secs => %(lease_seconds)s),
+           '', statement_timestamp()
+    FROM ended
+    RETURNING id, created_at, next_attempt_at
+)
+SELECT ended.*, queued.id AS outbox_id, queued.created_at AS outbox_created_at,
+       queued.next_attempt_at AS outbox_lease_until, pg_notify(%(channel)s, '') AS woke_relay
+FROM ended, queued"""
+
+PARAMS = {
+    "pending": RentalStatus.PENDING, "active": RentalStatus.ACTIVE, "completed": RentalStatus.COMPLETED,
+    "release": OutboxKind.RELEASE, "outbox_pending": OutboxStatus.PENDING, "active_customer": CustomerStatus.ACTIVE,
+}

@@ -1,0 +1,107 @@
+"""A released id is spent forever — also when inventory first hears of it in the release — and a hold's times
+come from the database's clock, whatever the clock of the instance that handles the request says."""
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from fleet import errors, services
+from fleet.models import Car, CarStatus, Reservation, ReservationState
+from fleet.tests.factories import CarFactory
+from fleet.tests.test_api import assert_problem
+
+
+def test_a_reserve_arriving_after_the_release_of_its_id_is_refused(service, car):
+    rid = str(uuid.uuid4())
+    # The release overtook the reserve (a frozen instance, a stalled commit): inventory never held this id.
+    assert_problem(service.post(f"/api/v1/reservations/{rid}/release/"), 404, "reservation_not_found")
+    body = assert_problem(
+        service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json"),
+        409, "reservation_conflict",
+    )
+    assert "released" in body["detail"]
+    car.refresh_from_db()
+    assert car.status == CarStatus.AVAILABLE
+    assert not Reservation.objects.filter(car=car).exists()
+    # Releasing it again is the same answer; the tombstone is no hold anyone can read.
+    assert_problem(service.post(f"/api/v1/reservations/{rid}/release/"), 404, "reservation_not_found")
+    assert_problem(service.get(f"/api/v1/reservations/{rid}/"), 404, "reservation_not_found")
+    assert service.get("/api/v1/reservations/").json()["count"] == 0
+
+
+def test_a_released_hold_cannot_be_taken_again_with_its_id(service, car):
+    rid = str(uuid.uuid4())
+    assert service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json").status_code == 201
+    assert service.post(f"/api/v1/reservations/{rid}/release/").status_code == 200
+    assert_problem(
+        service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json"),
+        409, "reservation_conflict",
+    )
+    car.refresh_from_db()
+    assert car.status == CarStatus.AVAILABLE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_release_racing_the_reserve_of_its_id_never_leaves_the_car_held():
+    """Real threads, each with its own connection: whichever of the two lands first, the car ends up free and the
+    id spent."""
+    car = CarFactory()
+    outcomes: set[str] = set()
+    for _ in range(40):
+        rid = uuid.uuid4()
+        barrier = threading.Barrier(2)
+        answers: dict[str, str] = {}
+
+        def reserve() -> None:
+            barrier.wait()
+            try:
+                services.reservation_create(reservation_id=rid, car_id=car.id)
+                answers["reserve"] = "held"
+            except errors.ReservationConflict:
+                answers["reserve"] = "spent"
+            finally:
+                connection.close()
+
+        def release() -> None:
+            barrier.wait()
+            try:
+                services.reservation_release(reservation_id=rid)
+                answers["release"] = "released"
+            except errors.ReservationNotFound:
+                answers["release"] = "tombstone"
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=reserve), threading.Thread(target=release)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # Either the hold was made and then released, or the release came first and the reserve was refused.
+        assert (answers["reserve"], answers["release"]) in {("held", "released"), ("spent", "tombstone")}
+        outcomes.add(answers["release"])
+        assert Car.objects.get(id=car.id).status == CarStatus.AVAILABLE
+        assert Reservation.objects.get(id=rid).state == ReservationState.RELEASED
+        assert not Reservation.objects.filter(car=car, state=ReservationState.ACTIVE).exists()
+    assert outcomes  # at least one round ran; which orders occurred depends on the scheduler
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=-1), timedelta(hours=1)])
+def test_a_hold_is_timed_by_the_database_clock_whatever_the_instance_clock(monkeypatch, car, skew):
+    """Two instances whose clocks disagree, one taking the car and the other releasing it: the hold's period
+    is the database's, so it never ends before it began (which PostgreSQL would refuse as an invalid range)."""
+    real_now = timezone.now
+    rid = uuid.uuid4()
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + skew)
+    services.reservation_create(reservation_id=rid, car_id=car.id)
+    monkeypatch.setattr(timezone, "now", lambda: real_now() - skew)
+    released = services.reservation_release(reservation_id=rid)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        db_now = cursor.fetchone()[0]
+    assert released.period.lower <= released.period.upper
+    assert abs(released.period.lower - db_now) < timedelta(minutes=1)
+    assert abs(released.period.upper - db_now) < timedelta(minutes=1)
