@@ -253,8 +253,12 @@ def test_every_way_of_stopping_run_sh_stops_everything_it_started(runner, sig, c
 def test_a_postgres_left_running_by_an_earlier_run_is_stopped_as_well(runner):
     # An earlier run killed outright (kill -9, a crash) leaves the checkout's cluster up; nobody else stops it.
     runner.start()
+    killed = runner.everything_running() - {runner.postmaster_pid()} - children_of(runner.postmaster_pid())
     os.killpg(runner.process.pid, signal.SIGKILL)
     runner.process.wait()
+    deadline = time.monotonic() + 10  # SIGKILLed processes are gone a moment later, their ports with them
+    while any(alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
     left_over = runner.postmaster_pid()
     assert left_over is not None and alive(left_over) and port_busy(runner.pg_port)
 
