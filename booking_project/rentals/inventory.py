@@ -10,6 +10,7 @@ import requests
 from django.conf import settings
 from drivenow_contracts import InventoryClient
 
+from drivenow_servicekit.health import forget_ready_reports
 from drivenow_servicekit.observability import request_id_var
 
 from . import metrics
@@ -75,6 +76,7 @@ def reset_inventory_client() -> None:
             if client is not None:
                 client.close()
         _client = _release_client = None
+    forget_ready_reports()  # /health/ready's kept answer was about the old inventory
 
 
 def inventory_status() -> str:

@@ -19,13 +19,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "nginx.conf.template"
 COMPOSE_OUT = HERE / "compose" / "nginx.conf"
-HTML_ROOT = HERE / "html"
+INDEX_PAGE = HERE / "html" / "index.html"
+# nginx refuses a config token longer than its read buffer (4 KiB): the page is set in pieces that stay below
+# it even with every character escaped.
+INDEX_PIECE = 2000
 
 # Passive health checks: an instance failing twice within 10 s is left out for 10 s.
 SERVER_PARAMS = "max_fails=2 fail_timeout=10s"
 
 # The gateway's own errors, as the services render theirs (RFC 9457 problem+json with a stable `code`).
 PROBLEMS = {
+    400: ("bad_request", "Bad Request",
+          "The request is malformed, or its path is not spelled canonically (no //, . or .. segments, no %-escapes)."),
     404: ("not_found", "Not Found", "No such resource."),
     413: ("request_too_large", "Request Entity Too Large", "The request body is larger than 1 MiB."),
     502: ("bad_gateway", "Bad Gateway", "The service behind the gateway did not answer properly; try again."),
@@ -55,6 +60,21 @@ def problem_locations() -> str:
     return "\n".join(blocks)
 
 
+def index_page_lines() -> str:
+    """The index page inlined into the config (`set` in pieces, one `return 200`): nginx's workers, which run as
+    another user when started as root, then read no file of the checkout, whatever its permissions."""
+    page = INDEX_PAGE.read_text()
+    if "$" in page:
+        raise SystemExit(f"render.py: {INDEX_PAGE} contains '$', which nginx would read as a variable")
+    pieces = [page[i:i + INDEX_PIECE] for i in range(0, len(page), INDEX_PIECE)]
+    lines = []
+    for n, piece in enumerate(pieces):
+        quoted = piece.replace("\\", "\\\\").replace("'", "\\'")
+        lines.append(f"            set $drivenow_index_{n} '{quoted}';")
+    lines.append('            return 200 "' + "".join(f"$drivenow_index_{n}" for n in range(len(pieces))) + '";')
+    return "\n".join(lines)
+
+
 def server_lines(addresses: list[str], *, resolve: bool) -> str:
     # `resolve` (open-source nginx >= 1.27.3, needs the upstream `zone`): nginx re-resolves the name while
     # running and balances over every address it gets, so instances added by `--scale` join by themselves.
@@ -80,7 +100,7 @@ def render_local(args: argparse.Namespace) -> str:
     state = Path(args.state_dir).resolve()
     user = "# (workers run as the user who started nginx)"
     if os.geteuid() == 0:
-        # nginx refuses to run workers as root by default; they need no file access but the index page.
+        # nginx refuses to run workers as root by default; they read no file (the index page is inlined).
         user = f"user {args.user};"
     return render(
         {
@@ -95,7 +115,7 @@ def render_local(args: argparse.Namespace) -> str:
             "booking_servers": server_lines(args.booking, resolve=False),
             "listen": args.listen,
             "internal_listen": args.internal_listen,
-            "html_root": str(Path(args.html_root).resolve()),
+            "index_page": index_page_lines(),
             "problem_locations": problem_locations(),
         }
     )
@@ -116,7 +136,7 @@ def render_compose() -> str:
             "booking_servers": server_lines(["booking:1313"], resolve=True),
             "listen": "8080",
             "internal_listen": "8081",
-            "html_root": "/usr/share/drivenow-gateway",
+            "index_page": index_page_lines(),
             "problem_locations": problem_locations(),
         }
     )
@@ -131,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     local.add_argument("--booking", action="append", required=True, help="host:port, once per instance")
     local.add_argument("--listen", default="127.0.0.1:8080")
     local.add_argument("--internal-listen", default="127.0.0.1:8081")
-    local.add_argument("--html-root", default=str(HTML_ROOT))
     local.add_argument("--workers", type=int, default=1)
     local.add_argument("--user", default="nobody nogroup", help="worker user and group when started as root")
     local.add_argument("--out", help="file to write (default: stdout)")

@@ -21,6 +21,9 @@ export PATH="$DN_VENV/bin:$PATH"
 work="$(mktemp -d /tmp/drivenow-bench.XXXXXX)"
 cluster="$work/pg"
 pg_port="$(dn_free_port)"
+# The throwaway cluster asks for a password like every other; libpq (psql, audit.py) and the services read it here.
+DN_PG_PASSWORD="$(dn_secret)"
+export DN_PG_PASSWORD PGPASSWORD="$DN_PG_PASSWORD" INVENTORY_DB_PASSWORD="$DN_PG_PASSWORD" BOOKING_DB_PASSWORD="$DN_PG_PASSWORD"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done

@@ -1,4 +1,7 @@
 # Shared by the local runner and the test command: the venv and private PostgreSQL clusters.
+# Functions here end with an explicit `return 0`: a bare `return` in a function called from a trap handler (run.sh
+# stops everything from one) returns the status of the command the signal interrupted, 130 after Ctrl-C, and
+# `set -e` then ends the caller half-way.
 # shellcheck shell=bash
 set -euo pipefail
 
@@ -19,11 +22,13 @@ dn_venv() {
     python3 -m venv "$DN_VENV" || dn_die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    dn_log "installing pinned requirements (first run takes a minute)"
-    "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" \
-      || dn_die "pip install failed"
+    # pip's own output (warnings about the machine's index configuration included) goes to a log, not the terminal.
+    local log="$DN_VENV/pip-install.log"
+    dn_log "installing pinned requirements (first run takes a minute; log: $log)"
+    "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" >"$log" 2>&1 \
+      || { tail -n 20 "$log" >&2; dn_die "pip install failed"; }
     "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts" -e "$DN_ROOT/servicekit" \
-      || dn_die "installing the local packages failed"
+      >>"$log" 2>&1 || { tail -n 20 "$log" >&2; dn_die "installing the local packages failed"; }
     echo "$want" >"$stamp"
   fi
 }
@@ -33,17 +38,17 @@ dn_pg_bindir() {
   local dir
   if command -v pg_config >/dev/null 2>&1; then
     dir="$(pg_config --bindir)"
-    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+    [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
   fi
   dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-  [ -n "$dir" ] && [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
   dn_die "no PostgreSQL server binaries found (install postgresql, or put pg_config on PATH)"
 }
 
 # initdb refuses to run as root: then the cluster runs as the `postgres` system user (or `drivenow`, made here).
 dn_pg_user() {
-  if [ "$(id -u)" != 0 ]; then id -un; return; fi
-  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+  if [ "$(id -u)" != 0 ]; then id -un; return 0; fi
+  if id postgres >/dev/null 2>&1; then echo postgres; return 0; fi
   id drivenow >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin drivenow
   echo drivenow
 }
@@ -59,42 +64,105 @@ dn_free_port() {
 }
 
 # dn_pg_start DIR PORT: initialise (once) and start a cluster in DIR listening on 127.0.0.1:PORT.
+# Every connection needs the password of user `drivenow` (scram-sha-256, also on the Unix socket): DN_PG_PASSWORD,
+# which the caller keeps somewhere only its user can read. A cluster made by an earlier version with `trust` is
+# given the password and switched to scram on its next start.
 # Sets DN_PG_STARTED=1 when this call started it (so a caller stops only what it started).
 DN_PG_STARTED=0
 dn_pg_start() {
-  local dir="$1" port="$2" bin; bin="$(dn_pg_bindir)"
-  mkdir -p "$dir"
-  if [ "$(id -u)" = 0 ]; then
-    chown "$(dn_pg_user)" "$dir"
-    # the cluster user must be able to reach its directory
-    local p="$dir"; while [ "$p" != / ]; do p="$(dirname "$p")"; chmod o+x "$p" 2>/dev/null || true; done
-  fi
+  local port="$2" bin dir; bin="$(dn_pg_bindir)"
+  [ -n "${DN_PG_PASSWORD:-}" ] || dn_die "dn_pg_start: DN_PG_PASSWORD is not set"
+  dir="$(dn_pg_home "$1")"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
-    dn_as_pg "$bin/initdb" -D "$dir/data" -U drivenow --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
-      || { cat "$dir/initdb.log" >&2; dn_die "initdb failed"; }
+    # initdb reads the password from a file the cluster user owns (mode 600, removed at once): never from a
+    # command line, which ps shows to every user.
+    local pwfile="$dir/initdb-password"
+    printf '%s\n' "$DN_PG_PASSWORD" | dn_as_pg sh -c 'umask 077 && cat >"$1"' sh "$pwfile"
+    dn_as_pg "$bin/initdb" -D "$dir/data" -U drivenow --pwfile="$pwfile" --auth=scram-sha-256 -E UTF8 \
+      --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { rm -f "$pwfile"; cat "$dir/initdb.log" >&2; dn_die "initdb failed"; }
+    rm -f "$pwfile"
   fi
   if dn_as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     dn_log "PostgreSQL already running in $dir"
-    return
+  else
+    dn_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=${DN_PG_FSYNC:-on}" >/dev/null \
+      || { tail -n 20 "$dir/postgres.log" >&2; dn_die "PostgreSQL did not start (port $port busy?)"; }
+    DN_PG_STARTED=1
   fi
-  dn_as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=${DN_PG_FSYNC:-on}" >/dev/null \
-    || { tail -n 20 "$dir/postgres.log" >&2; dn_die "PostgreSQL did not start (port $port busy?)"; }
-  DN_PG_STARTED=1
+  dn_pg_require_password "$dir" "$port"
+}
+
+# dn_pg_require_password DIR PORT: a cluster initialised with `trust` (before passwords) gets DN_PG_PASSWORD and
+# scram-sha-256 for every connection, then reloads its pg_hba.conf.
+dn_pg_require_password() {
+  local dir port="$2" bin; bin="$(dn_pg_bindir)"; dir="$(dn_pg_home "$1")"
+  dn_as_pg grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$dir/data/pg_hba.conf" || return 0
+  dn_log "PostgreSQL in $dir trusted every local connection: setting a password and scram-sha-256"
+  local quoted="${DN_PG_PASSWORD//\'/\'\'}"
+  printf "ALTER ROLE drivenow PASSWORD '%s';\n" "$quoted" \
+    | dn_as_pg "$bin/psql" -h "$dir" -p "$port" -U drivenow -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null \
+    || dn_die "could not set the password of PostgreSQL in $dir"
+  dn_as_pg sed -i -E 's/^([^#]*[[:space:]])trust([[:space:]]|$)/\1scram-sha-256\2/' "$dir/data/pg_hba.conf"
+  dn_as_pg "$bin/pg_ctl" -D "$dir/data" reload >/dev/null
 }
 
 dn_pg_stop() {
-  local dir="$1" bin; bin="$(dn_pg_bindir)"
+  local dir bin; bin="$(dn_pg_bindir)"
+  [ -e "$1" ] || return 0
+  dir="$(dn_pg_home "$1")"
   [ -f "$dir/data/PG_VERSION" ] || return 0
   dn_as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  return 0
 }
 
-# dn_pg_createdb PORT NAME: create the database when it does not exist yet.
+# dn_pg_remove DIR: stop the cluster of DIR and delete it, wherever it lives.
+dn_pg_remove() {
+  [ -e "$1" ] || [ -L "$1" ] || return 0
+  local home; home="$(dn_pg_home "$1")"
+  dn_pg_stop "$1"
+  rm -rf "$home"
+  rm -rf "$1"
+  return 0
+}
+
+# dn_pg_home DIR: prints where the cluster of DIR lives, made ready for the cluster user (as root, the `postgres`
+# user runs it, and it must reach the directory). That is DIR itself, unless DIR is under a directory that user may
+# not enter (a checkout in a home of mode 700, or in `mktemp -d`): then a directory of its own under
+# /var/lib/drivenow, named for DIR, which DIR then links to. The caller's directories are never opened up.
+DN_PG_HOMES="${DN_PG_HOMES:-/var/lib/drivenow}"
+dn_pg_home() {
+  local dir="$1" user home
+  if [ -L "$dir" ]; then readlink -f "$dir"; return 0; fi
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] || { echo "$dir"; return 0; }
+  user="$(dn_pg_user)"
+  chown "$user" "$dir"
+  if runuser -u "$user" -- test -x "$dir"; then echo "$dir"; return 0; fi
+  [ ! -e "$dir/data" ] || dn_die "the $user user cannot reach the PostgreSQL cluster in $dir (let it enter the directories above)"
+  home="$DN_PG_HOMES/pg-$(printf '%s' "$(cd "$dir" && pwd -P)" | sha256sum | cut -c1-16)"
+  mkdir -p "$DN_PG_HOMES" "$home"
+  chmod 755 "$DN_PG_HOMES"
+  chown "$user" "$home"
+  chmod 700 "$home"
+  rm -rf "$dir" && ln -s "$home" "$dir"  # nothing of a cluster was in it (no data/): at most an old log
+  echo "$home"
+  return 0
+}
+
+# dn_pg_createdb PORT NAME: create the database when it does not exist yet (as `drivenow`, with DN_PG_PASSWORD).
 dn_pg_createdb() {
   local port="$1" name="$2" bin; bin="$(dn_pg_bindir)"
-  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U drivenow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$name'" | grep -q 1; then
-    "$bin/createdb" -h 127.0.0.1 -p "$port" -U drivenow "$name"
+  if ! PGPASSWORD="$DN_PG_PASSWORD" "$bin/psql" -h 127.0.0.1 -p "$port" -U drivenow -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='$name'" | grep -q 1; then
+    PGPASSWORD="$DN_PG_PASSWORD" "$bin/createdb" -h 127.0.0.1 -p "$port" -U drivenow "$name"
   fi
+}
+
+# dn_secret: 40 random hex digits (letters and digits only, so it fits tokens, passwords and URLs alike).
+dn_secret() {
+  python3 -c 'import secrets; print(secrets.token_hex(20))'
 }
 
 # dn_nginx: print the path of the nginx binary. When there is none and this runs as root on Debian/Ubuntu, installs

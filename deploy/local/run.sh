@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs DriveNow on this machine without Docker: a private PostgreSQL under .drivenow/, two gunicorn instances of
 # each service, the outbox relay, and nginx as the gateway in front of them on one port. Prints the URLs and
-# tokens. Ctrl-C stops everything it started.
+# tokens and the staff login. Ctrl-C (also SIGTERM, or closing the terminal) stops everything it started, and the
+# checkout's PostgreSQL also when an earlier run left it running. The terminal shows only its own lines; every
+# process logs into .drivenow/logs/.
 # Environment: DN_PG_PORT (55432), GATEWAY_PORT (8080; the internal listener booking uses is GATEWAY_PORT+1),
-# INVENTORY_PORT (3131), BOOKING_PORT (1313), DN_INSTANCES (2: instance i listens on PORT+i).
+# INVENTORY_PORT (3131), BOOKING_PORT (1313), DN_INSTANCES (2: instance i listens on PORT+i),
+# DN_STATE_DIR (.drivenow: the cluster, secrets, logs and the gateway's files).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-state="$DN_ROOT/.drivenow"
+state="${DN_STATE_DIR:-$DN_ROOT/.drivenow}"
 pg_port="${DN_PG_PORT:-55432}"
 gateway_port="${GATEWAY_PORT:-8080}"
 internal_port="$((gateway_port + 1))"
@@ -44,34 +47,50 @@ done
 dn_venv
 export PATH="$DN_VENV/bin:$PATH"
 
+# Everything this run starts, and the checkout's PostgreSQL (also when an earlier run left it running: nobody
+# else stops it), is stopped on the way out, whatever the way: Ctrl-C (SIGINT, which a terminal sends to the
+# whole foreground process group), SIGTERM, a closed terminal (SIGHUP), or a process that exits on its own.
 pids=()
+pg_ours=0
 cleanup() {
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
+  trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short
+  set +e                # nor a step that fails: every later one still runs
   dn_log "stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "$DN_PG_STARTED" = 1 ]; then dn_pg_stop "$state/pg"; fi
+  if [ "$pg_ours" = 1 ]; then dn_pg_stop "$state/pg"; fi
   dn_log "stopped"
 }
 interrupted=0
-trap 'interrupted=1; cleanup' INT TERM
+on_signal() {  # on_signal EXIT_CODE
+  interrupted=1
+  cleanup
+  exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
 trap cleanup EXIT
 
-dn_pg_start "$state/pg" "$pg_port"
-[ "$DN_PG_STARTED" = 1 ] || dn_log "(it was already running: it stays up after Ctrl-C)"
-dn_pg_createdb "$pg_port" cars_inventory_db
-dn_pg_createdb "$pg_port" booking_db
-
-# Tokens are made once and kept in .drivenow/secrets.env (git-ignored), so a second run prints the same ones.
+# Secrets are made once and kept in .drivenow/secrets.env (git-ignored, mode 600 from its first byte), so a second
+# run prints the same ones: the API tokens, the staff password of both admins, PostgreSQL's password.
 if [ ! -f "$state/secrets.env" ]; then
-  {
-    echo "DN_STAFF_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
-    echo "DN_SERVICE_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
-  } >"$state/secrets.env"
-  chmod 600 "$state/secrets.env"
+  (umask 077 && : >"$state/secrets.env")
 fi
+chmod 600 "$state/secrets.env"
+for name in DN_STAFF_TOKEN DN_SERVICE_TOKEN DN_STAFF_PASSWORD DN_PG_PASSWORD; do
+  grep -q "^$name=" "$state/secrets.env" || echo "$name=$(dn_secret)" >>"$state/secrets.env"
+done
 # shellcheck disable=SC1091
 source "$state/secrets.env"
+export DN_PG_PASSWORD
+
+pg_ours=1
+dn_pg_start "$state/pg" "$pg_port"
+[ "$DN_PG_STARTED" = 1 ] || dn_log "(left running by an earlier run: it is stopped with everything else)"
+dn_pg_createdb "$pg_port" cars_inventory_db
+dn_pg_createdb "$pg_port" booking_db
 
 # Booking reaches inventory through the gateway's internal listener: load-balanced over both inventory
 # instances, with retries, so losing one instance does not stop rentals.
@@ -82,15 +101,16 @@ else
 fi
 export DJANGO_SETTINGS_MODULE=config.settings.local
 export INVENTORY_DB_PORT="$pg_port" BOOKING_DB_PORT="$pg_port"
+export INVENTORY_DB_PASSWORD="$DN_PG_PASSWORD" BOOKING_DB_PASSWORD="$DN_PG_PASSWORD"
 export BOOKING_INVENTORY_URL="$inventory_for_booking" BOOKING_INVENTORY_TOKEN="$DN_SERVICE_TOKEN"
 unset PROMETHEUS_MULTIPROC_DIR  # gunicorn makes a fresh one per instance
 
-prepare() {  # prepare DIR: migrate, static files, demo data
-  local dir="$1"
-  (cd "$DN_ROOT/$dir" && python manage.py migrate --noinput >"$state/logs/$dir-migrate.log" \
-    && python manage.py collectstatic --noinput >/dev/null \
-    && python manage.py seed_demo --token "$DN_STAFF_TOKEN" >/dev/null) \
-    || { tail -n 30 "$state/logs/$dir-migrate.log" >&2; dn_die "preparing $dir failed"; }
+prepare() {  # prepare DIR: migrate, static files, demo data (their output, logging included, goes to the log)
+  local dir="$1" log="$state/logs/$1-prepare.log"
+  (cd "$DN_ROOT/$dir" && python manage.py migrate --noinput \
+    && python manage.py collectstatic --noinput \
+    && DRIVENOW_STAFF_PASSWORD="$DN_STAFF_PASSWORD" python manage.py seed_demo --token "$DN_STAFF_TOKEN") >"$log" 2>&1 \
+    || { tail -n 30 "$log" >&2; dn_die "preparing $dir failed; see $log"; }
 }
 
 serve() {  # serve DIR PORT NAME (no control socket: several gunicorns of one user would share ~/.gunicorn/)
@@ -109,7 +129,8 @@ wait_up() {  # wait_up URL NAME
 
 dn_log "preparing inventory"
 prepare inventory_project
-(cd "$DN_ROOT/inventory_project" && python manage.py create_service_account --token "$DN_SERVICE_TOKEN" >/dev/null)
+(cd "$DN_ROOT/inventory_project" && python manage.py create_service_account --token "$DN_SERVICE_TOKEN") \
+  >>"$state/logs/inventory_project-prepare.log" 2>&1 || dn_die "creating booking's service account failed"
 for port in "${inventory_ports[@]}"; do serve inventory_project "$port" "inventory-$port"; done
 
 if $has_booking; then
@@ -128,8 +149,8 @@ if $has_gateway; then
   for port in "${inventory_ports[@]}"; do render_args+=(--inventory "127.0.0.1:$port"); done
   for port in "${booking_ports[@]}"; do render_args+=(--booking "127.0.0.1:$port"); done
   python "$DN_ROOT/deploy/gateway/render.py" "${render_args[@]}"
-  "$nginx_bin" -t -q -p "$gw" -c "$gw/nginx.conf" -e "$gw/logs/error.log" \
-    || dn_die "the generated gateway config is invalid: $gw/nginx.conf"
+  "$nginx_bin" -t -q -p "$gw" -c "$gw/nginx.conf" -e "$gw/logs/error.log" >>"$state/logs/gateway.log" 2>&1 \
+    || { tail -n 5 "$state/logs/gateway.log" >&2; dn_die "the generated gateway config is invalid: $gw/nginx.conf"; }
   (exec "$nginx_bin" -p "$gw" -c "$gw/nginx.conf" -e "$gw/logs/error.log" -g 'daemon off;') >>"$state/logs/gateway.log" 2>&1 &
   pids+=($!)
 fi
@@ -171,10 +192,10 @@ TXT
 fi
 cat <<TXT
 
-  Staff login (both admins)   staff / drivenow-staff
+  Staff login (both admins)   staff / $DN_STAFF_PASSWORD
   Staff API token             export TOKEN=$DN_STAFF_TOKEN
   Booking's service token     $DN_SERVICE_TOKEN   (reservations only)
-  PostgreSQL                  127.0.0.1:$pg_port, user drivenow (data in .drivenow/pg)
+  PostgreSQL                  127.0.0.1:$pg_port, user drivenow, password in .drivenow/secrets.env (DN_PG_PASSWORD)
   Logs                        .drivenow/logs/
 
 TXT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of DriveNow on a throwaway PostgreSQL cluster (free port, torn down after).
 # Exit code: 0 when everything passed. Extra arguments go to every pytest run (e.g. -x, -k name).
-# With DN_TEST_DB_PORT set, uses that running server (user `drivenow`) instead of starting a cluster.
+# With DN_TEST_DB_PORT set, uses that running server (user `drivenow`, password DN_TEST_DB_PASSWORD) instead of
+# starting a cluster.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dn_venv
@@ -14,9 +15,13 @@ else
   dn_log "no nginx: the gateway tests in deploy/tests will be skipped"
 fi
 
+# Every cluster of the run (this one, the outage suite's own) asks for this password, as run.sh's does: the tests
+# exercise password authentication. libpq and every service read it from the environment.
 if [ -n "${DN_TEST_DB_PORT:-}" ]; then
   port="$DN_TEST_DB_PORT"
+  export DN_PG_PASSWORD="${DN_TEST_DB_PASSWORD:-${PGPASSWORD:-}}"
 else
+  export DN_PG_PASSWORD; DN_PG_PASSWORD="$(dn_secret)"
   cluster="$(mktemp -d /tmp/drivenow-test-pg.XXXXXX)"
   port="$(dn_free_port)"
   trap 'dn_pg_stop "$cluster"; rm -rf "$cluster"' EXIT
@@ -26,6 +31,7 @@ else
 fi
 export INVENTORY_DB_HOST=127.0.0.1 INVENTORY_DB_PORT="$port" INVENTORY_DB_USER=drivenow
 export BOOKING_DB_HOST=127.0.0.1 BOOKING_DB_PORT="$port" BOOKING_DB_USER=drivenow
+export INVENTORY_DB_PASSWORD="$DN_PG_PASSWORD" BOOKING_DB_PASSWORD="$DN_PG_PASSWORD" PGPASSWORD="$DN_PG_PASSWORD"
 export DN_TEST_PG_PORT="$port"
 
 failed=()

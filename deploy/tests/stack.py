@@ -27,6 +27,7 @@ NO_BOOKING_REASON = "booking_project is not in this tree yet: the booking parts 
 
 STAFF_TOKEN = "deploystafftoken000000000000000000000000"  # 40 letters and digits, as seed_demo wants
 SERVICE_TOKEN = "deployservicetoken0000000000000000000000"
+STAFF_PASSWORD = "deploy-staff-password-for-this-suite"  # seed_demo sets none unless given one
 
 # Every instance logs its requests (with the request id) and runs without gunicorn's control socket: several
 # gunicorns of one user would otherwise share ~/.gunicorn/gunicorn.ctl.
@@ -64,6 +65,7 @@ class Gateway:
     internal_port: int = field(default_factory=free_port)
     prefix: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="drivenow-gateway-")))
     process: subprocess.Popen[bytes] | None = None
+    render_script: Path = RENDER  # a copy elsewhere renders (and serves) from that checkout
 
     @property
     def url(self) -> str:
@@ -82,7 +84,7 @@ class Gateway:
         return self.prefix / "logs" / "access.log"
 
     def render(self) -> None:
-        args = [sys.executable, str(RENDER), "local", "--state-dir", str(self.prefix), "--out", str(self.conf),
+        args = [sys.executable, str(self.render_script), "local", "--state-dir", str(self.prefix), "--out", str(self.conf),
                 "--listen", f"127.0.0.1:{self.port}", "--internal-listen", f"127.0.0.1:{self.internal_port}"]
         for address in self.inventory:
             args += ["--inventory", address]
@@ -161,7 +163,7 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
             live_service("inventory", db_name=f"deploy_{name}_inventory", env=INSTANCE_ENV, log_dir=log_dir)
         )
         inventory_a.manage("create_service_account", "--token", SERVICE_TOKEN)
-        inventory_a.manage("seed_demo", "--token", STAFF_TOKEN)
+        inventory_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
         inventory_b = second_instance(inventory_a, log_dir)
         stack.callback(inventory_b.stop_all)
         inventories = [inventory_a, inventory_b]
@@ -181,7 +183,7 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
             booking_a = stack.enter_context(
                 live_service("booking", db_name=f"deploy_{name}_booking", env=booking_env, log_dir=log_dir)
             )
-            booking_a.manage("seed_demo", "--token", STAFF_TOKEN)
+            booking_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
             booking_b = second_instance(booking_a, log_dir)
             stack.callback(booking_b.stop_all)
             booking_a.spawn("run_outbox_relay")

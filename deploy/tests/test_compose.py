@@ -21,11 +21,28 @@ PROMETHEUS = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = REPO_ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "drivenow.json"
 
-_VARIABLE = re.compile(r"\$(?:\$|\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\})")
+_VARIABLE = re.compile(r"\$(?:\$|\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\})")
+# Settings whose value is a secret: none may have a default but empty (which means "none", never a known value).
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN")
+# What an operator's .env holds: generated values, as the README's line makes them.
+SECRETS_ENV = {
+    "INVENTORY_SECRET_KEY": "inventory-generated-secret-key-for-the-compose-tests-0123456789",
+    "BOOKING_SECRET_KEY": "booking-generated-secret-key-for-the-compose-tests-0123456789",
+    "INVENTORY_DB_PASSWORD": "3f9a0c4e5b6d7e8f9a0b1c2d",
+    "BOOKING_DB_PASSWORD": "8e7d6c5b4a3f2e1d0c9b8a7f",
+    "DRIVENOW_SERVICE_TOKEN": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+    "DRIVENOW_STAFF_TOKEN": "f0e1d2c3b4a5968778695a4b3c2d1e0f98765432",
+    "GRAFANA_ADMIN_PASSWORD": "5c4b3a29180f7e6d5c4b3a29",
+}
+
+
+class MissingVariable(Exception):
+    """What `docker compose` stops with for ${NAME:?message} when NAME is unset or empty."""
 
 
 def interpolate(value: Any, env: dict[str, str]) -> Any:
-    """Compose's variable interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}; $$ is a literal $."""
+    """Compose's variable interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error} and
+    ${NAME?error} (stops with the error); $$ is a literal $."""
     if isinstance(value, dict):
         return {key: interpolate(item, env) for key, item in value.items()}
     if isinstance(value, list):
@@ -34,7 +51,12 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
         def substitute(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
-            return env.get(match.group("name")) or (match.group("default") or "")
+            name, op, arg = match.group("name"), match.group("op") or "", match.group("arg") or ""
+            given = env.get(name)
+            unset = given is None or (op.startswith(":") and given == "")
+            if op.endswith("?") and unset:
+                raise MissingVariable(f"required variable {name} is missing a value: {arg}")
+            return arg if unset and op.endswith("-") else (given or "")
         return _VARIABLE.sub(substitute, value)
     return value
 
@@ -45,10 +67,13 @@ def compose_schema() -> dict[str, Any]:
     return json.loads(vendored.read_text())
 
 
+def raw_compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())  # anchors and `<<` merge keys resolved, as compose does
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())  # anchors and `<<` merge keys resolved, as compose does
-    return interpolate(raw, {})  # no .env: the demo defaults
+    return interpolate(raw_compose(), SECRETS_ENV)  # the operator's .env
 
 
 def test_compose_file_is_valid_against_the_compose_specification(compose):
@@ -226,3 +251,58 @@ def test_compose_reads_no_env_file_into_the_containers():
     # Secrets reach a container only by name (environment:), never a whole .env with every service's secrets.
     assert "env_file" not in COMPOSE_FILE.read_text()
     assert os.path.exists(REPO_ROOT / "deploy" / "compose.env.example")
+
+
+# -- no known credentials -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS_ENV))
+def test_compose_refuses_to_start_while_a_secret_is_unset_or_empty(name):
+    for env in ({k: v for k, v in SECRETS_ENV.items() if k != name}, {**SECRETS_ENV, name: ""}):
+        with pytest.raises(MissingVariable, match=name):
+            interpolate(raw_compose(), env)
+
+
+def test_no_secret_has_a_default_value():
+    # A default would be published in this file, and so known to everyone: the only one allowed is "none".
+    for match in _VARIABLE.finditer(COMPOSE_FILE.read_text()):
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg")
+        if name and SECRET_NAME.search(name):
+            assert op == ":?" or (op == ":-" and arg == ""), match.group(0)
+    assert "drivenow-demo" not in COMPOSE_FILE.read_text() and "drivenow-staff" not in COMPOSE_FILE.read_text()
+
+
+def test_no_known_password_is_seeded(compose):
+    for migrate in ("inventory-migrate", "booking-migrate"):
+        service = compose["services"][migrate]
+        assert "--password" not in " ".join(service["command"])  # seed_demo reads DRIVENOW_STAFF_PASSWORD
+        assert service["environment"]["DRIVENOW_STAFF_PASSWORD"] == ""  # not in .env: no usable admin password
+    operator_set = interpolate(raw_compose(), {**SECRETS_ENV, "DRIVENOW_STAFF_PASSWORD": "the-operators-own-pw"})
+    assert operator_set["services"]["booking-migrate"]["environment"]["DRIVENOW_STAFF_PASSWORD"] == "the-operators-own-pw"
+
+
+def test_prometheus_and_grafana_listen_on_this_machine_only_unless_asked(compose):
+    # Prometheus has no login at all; Grafana's is the only thing between the internet and the dashboards.
+    assert compose["services"]["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
+    assert compose["services"]["grafana"]["ports"] == ["127.0.0.1:3000:3000"]
+    asked = interpolate(raw_compose(), {**SECRETS_ENV, "DRIVENOW_MONITORING_ADDRESS": "0.0.0.0"})
+    assert asked["services"]["prometheus"]["ports"] == ["0.0.0.0:9090:9090"]
+    published = {service: spec["ports"] for service, spec in compose["services"].items() if spec.get("ports")}
+    assert set(published) == {"gateway", "prometheus", "grafana"}
+
+
+def test_grafana_has_no_anonymous_access_and_the_operators_admin_password(compose):
+    env = compose["services"]["grafana"]["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == SECRETS_ENV["GRAFANA_ADMIN_PASSWORD"]
+    assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+def test_an_env_made_from_the_example_starts_nothing_until_filled_in():
+    example = dict(line.split("=", 1) for line in (REPO_ROOT / "deploy" / "compose.env.example").read_text()
+                   .splitlines() if line and not line.startswith("#"))
+    with pytest.raises(MissingVariable):
+        interpolate(raw_compose(), example)
+    from drivenow_servicekit.published_secrets import is_published
+
+    assert not any(is_published(value) for name, value in example.items() if SECRET_NAME.search(name) and value)

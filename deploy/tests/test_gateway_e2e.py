@@ -4,8 +4,12 @@ The rental tour, the routing (reservations hidden), request ids, the docs under 
 gateway's own problem+json errors."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import os
+import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +17,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from stack import HAS_BOOKING, NO_BOOKING_REASON, SERVICE_TOKEN, Gateway, Stack, local_stack
+from stack import (
+    HAS_BOOKING, NO_BOOKING_REASON, REPO_ROOT, SERVICE_TOKEN, STAFF_PASSWORD, Gateway, Stack, local_stack,
+)
 
 pytestmark = pytest.mark.live
 needs_booking = pytest.mark.skipif(not HAS_BOOKING, reason=NO_BOOKING_REASON)
@@ -135,6 +141,112 @@ def test_the_index_page_links_both_services_docs(stack):
         assert f'href="{link}"' in response.text
 
 
+# Spellings of a path that nginx normalises ($uri) while the request line it would pass on keeps them: each
+# once reached gunicorn with a SCRIPT_NAME its path did not start with, and came back as an HTML 500.
+NON_CANONICAL_PATHS = [
+    "//inventory/docs",
+    "/%69nventory/docs",
+    "/booking/docs/../../inventory/docs",
+    "//booking/admin/",
+    "/inventory//docs",
+    "/inventory/./docs",
+    "/inventory/docs/%2e%2e/admin/",
+    "/%2e%2e/inventory/docs",
+    "/../inventory/docs",
+    "/booking/%61dmin/",
+    "//api/v1/cars/",
+    "/api/v1//rentals/",
+    "/api/v1/cars/%2e/",
+    "/api/v1/reservations/../cars/",
+    "//static/admin/css/base.css",
+]
+
+
+def raw_request(url: str, method: str, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+    """The path exactly as given (requests and urllib3 would normalise dot segments before sending)."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(method, path, headers=headers or {})
+    response = connection.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    connection.close()
+    return response
+
+
+def assert_problem_4xx(response: http.client.HTTPResponse, what: str) -> dict:
+    assert 400 <= response.status < 500, (what, response.status, response.body[:300])  # type: ignore[attr-defined]
+    assert response.getheader("Content-Type") == "application/problem+json", (what, response.getheader("Content-Type"))
+    problem = json.loads(response.body)  # type: ignore[attr-defined]
+    assert problem["status"] == response.status and problem["code"], what
+    return problem
+
+
+@pytest.mark.parametrize("path", NON_CANONICAL_PATHS)
+@pytest.mark.parametrize("listener", ["public", "internal"])
+def test_a_non_canonical_path_is_a_problem_json_4xx_on_both_listeners(stack, listener, path):
+    url = stack.gateway.url if listener == "public" else stack.gateway.internal_url
+    for method in ("GET", "POST"):
+        assert_problem_4xx(raw_request(url, method, path), f"{method} {path}")
+
+
+def test_the_canonical_spellings_still_route_by_prefix(stack):
+    expected = {"/inventory/docs": 200, "/api/v1/cars/": 200, "/inventory/admin/": 302,
+                "/static/admin/css/base.css": 200, "/inventory/docs?next=/a/../b//c": 200}
+    if HAS_BOOKING:
+        expected |= {"/booking/docs": 200, "/booking/admin/": 302}
+    for path, status in expected.items():
+        assert raw_request(stack.gateway.url, "GET", path).status == status, path
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "what"),
+    [
+        (b"GET /docs HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /inventory\r\n\r\n", "a path outside its SCRIPT_NAME"),
+        (b"GET //inventory/docs HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /inventory\r\n\r\n", "// before the prefix"),
+        (b"GET /docs HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", "a malformed header"),
+        (b"GET /docs HTTP/9.9\r\nHost: x\r\n\r\n", "an unknown HTTP version"),
+        (b"G(T /docs HTTP/1.1\r\nHost: x\r\n\r\n", "a malformed method"),
+    ],
+)
+def test_an_instance_reached_directly_answers_a_bad_request_with_problem_json(stack, request_bytes, what):
+    # gunicorn answers these itself, before Django: with the service's problem+json, not its own HTML page.
+    for instance in [*stack.inventory, *stack.booking]:
+        with socket.create_connection(("127.0.0.1", instance.port), timeout=10) as conn:
+            conn.sendall(request_bytes)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        assert 400 <= status < 500, (what, head)
+        assert b"\r\ncontent-type: application/problem+json" in head.lower(), (what, head)
+        assert json.loads(body)["status"] == status, what
+
+
+def test_the_gateway_serves_its_pages_from_a_checkout_only_its_owner_can_enter(nginx, tmp_path):
+    # A clone in a `mktemp -d` directory or a Debian 12 home (mode 700): nginx's workers, which drop from root to
+    # another user, cannot read anything under it. Nothing the gateway answers may need them to.
+    checkout = tmp_path / "clone"
+    checkout.mkdir(mode=0o700)
+    os.chmod(tmp_path, 0o700)
+    shutil.copytree(REPO_ROOT / "deploy" / "gateway", checkout / "deploy" / "gateway")
+    from drivenow_servicekit.testing import free_port
+
+    gateway = Gateway(nginx, inventory=[f"127.0.0.1:{free_port()}"], booking=[f"127.0.0.1:{free_port()}"],
+                      prefix=checkout / ".drivenow" / "nginx", render_script=checkout / "deploy" / "gateway" / "render.py")
+    try:
+        gateway.start()
+        index = requests.get(gateway.url + "/", timeout=5)
+        assert index.status_code == 200, index.text[:300]
+        assert index.headers["Content-Type"].startswith("text/html")
+        assert index.text == (REPO_ROOT / "deploy" / "gateway" / "html" / "index.html").read_text()
+        assert requests.get(gateway.url + "/nothing-here", timeout=5).json() == NOT_FOUND
+        assert requests.get(gateway.url + "/api/v1/cars/", timeout=10).json()["code"] == "bad_gateway"
+        assert_problem_4xx(raw_request(gateway.url, "GET", "//inventory/docs"), "//inventory/docs")
+    finally:
+        gateway.cleanup()
+
+
 # -- request ids ------------------------------------------------------------------------------------------
 
 
@@ -244,7 +356,7 @@ def test_staff_can_log_in_to_the_booking_admin_through_the_gateway(stack):
     page = session.get(login_url, timeout=5)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     done = session.post(login_url, data={"csrfmiddlewaretoken": token, "username": "staff",
-                                         "password": "drivenow-staff", "next": "/booking/admin/"},
+                                         "password": STAFF_PASSWORD, "next": "/booking/admin/"},
                         headers={"Referer": login_url, "Origin": stack.gateway.url}, timeout=5)
     assert done.status_code == 200
     assert done.url.endswith("/booking/admin/"), done.url

@@ -4,6 +4,7 @@ exactly the environment docker-compose.yml and the Kubernetes manifests give eac
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from stack import HAS_BOOKING, NO_BOOKING_REASON, REPO_ROOT
-from test_compose import interpolate
+from test_compose import SECRETS_ENV, interpolate
 
 PROJECTS = {"inventory": "inventory_project", "booking": "booking_project"}
 
@@ -32,15 +33,19 @@ def skip_without(project: str) -> None:
 def test_build_time_collectstatic_needs_no_real_secret(project):
     skip_without(project)
     dockerfile = (REPO_ROOT / "deploy" / "docker" / "Dockerfile").read_text()
-    env = {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": "x" * 60}
-    if "BOOKING_INVENTORY_TOKEN=collectstatic-placeholder" in dockerfile:
-        env["BOOKING_INVENTORY_TOKEN"] = "collectstatic-placeholder"
+    # What the Dockerfile's RUN line makes: a random key and token, thrown away after the command.
+    assert "DJANGO_SECRET_KEY=\"collectstatic-only-$(python -c 'import secrets; print(secrets.token_urlsafe(48))')\"" \
+        in dockerfile
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.production",
+           "DJANGO_SECRET_KEY": f"collectstatic-only-{secrets.token_urlsafe(48)}"}
+    if "BOOKING_INVENTORY_TOKEN=\"$(python -c 'import secrets; print(secrets.token_hex(20))')\"" in dockerfile:
+        env["BOOKING_INVENTORY_TOKEN"] = secrets.token_hex(20)
     result = manage(project, env, "collectstatic", "--noinput", "--dry-run")
     assert result.returncode == 0, result.stderr[-2000:]
 
 
 def compose_env(service: str) -> dict[str, str]:
-    compose = interpolate(yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text()), {})
+    compose = interpolate(yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text()), SECRETS_ENV)  # the .env
     env = {key: str(value) for key, value in compose["services"][service]["environment"].items()}
     return {"DJANGO_SETTINGS_MODULE": "config.settings.production", **env}  # the image's default settings
 
@@ -54,11 +59,19 @@ def test_compose_environment_starts_the_production_settings(service, project):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def _generated(key: str) -> str:
+    return secrets.token_hex(32) if key.endswith("SECRET_KEY") else secrets.token_hex(20)
+
+
 def k8s_env(deployment: str) -> dict[str, str]:
     k8s = REPO_ROOT / "deploy" / "k8s"
     docs = [d for f in k8s.glob("*.yaml") if f.name != "kustomization.yaml" for d in yaml.safe_load_all(f.read_text())]
     configmaps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
-    secrets = {d["metadata"]["name"]: d["stringData"] for d in docs if d["kind"] == "Secret"}  # the example values
+    # The example Secret with each of its (published, so refused) values replaced by a generated one, the same value
+    # everywhere the example has the same one (the service token both Secrets carry).
+    generated: dict[str, str] = {}
+    secret_values = {d["metadata"]["name"]: {key: generated.setdefault(value, _generated(key)) for key, value in
+                                             d["stringData"].items()} for d in docs if d["kind"] == "Secret"}
     [workload] = [d for d in docs if d["kind"] in ("Deployment", "Job") and d["metadata"]["name"] == deployment]
     [container] = workload["spec"]["template"]["spec"]["containers"]
     env: dict[str, str] = {}
@@ -66,7 +79,7 @@ def k8s_env(deployment: str) -> dict[str, str]:
         env.update(configmaps[source["configMapRef"]["name"]])
     for item in container.get("env", []):
         ref = item["valueFrom"]["secretKeyRef"] if "valueFrom" in item else None
-        env[item["name"]] = secrets[ref["name"]][ref["key"]] if ref else item["value"]
+        env[item["name"]] = secret_values[ref["name"]][ref["key"]] if ref else item["value"]
     return env
 
 

@@ -174,3 +174,17 @@ def test_the_ingress_routes_like_the_gateway_and_hides_reservations():
 def test_booking_talks_to_the_inventory_service_directly():
     config = by_kind("ConfigMap")["booking-config"]["data"]
     assert config["BOOKING_INVENTORY_URL"] == "http://inventory:3131"
+
+
+def test_production_refuses_every_value_of_the_secret_example():
+    # Whoever applies the example as it is gets services that refuse to start, not a cluster with public keys.
+    from django.core.exceptions import ImproperlyConfigured
+    from drivenow_servicekit.published_secrets import is_published, refuse_published_secrets
+
+    secrets = [doc for doc in load(K8S / "secret.example.yaml") if doc["kind"] == "Secret"]
+    assert {secret["metadata"]["name"] for secret in secrets} == {"inventory-secrets", "booking-secrets"}
+    for secret in secrets:
+        for name, value in secret["stringData"].items():
+            assert is_published(value), (secret["metadata"]["name"], name)
+            with pytest.raises(ImproperlyConfigured, match=name):
+                refuse_published_secrets({name: value})

@@ -1,3 +1,4 @@
+import os
 import uuid
 
 import pytest
@@ -139,6 +140,26 @@ def test_seed_demo_is_safe_to_run_twice(capsys):
     assert capsys.readouterr().out.split() == ["demo0token0for0tests0abcdef"] * 2
     assert Customer.objects.count() == 3
     assert Token.objects.get(key="demo0token0for0tests0abcdef").user.is_staff
+
+
+@pytest.mark.parametrize("earlier", [None, "drivenow-staff"])
+def test_seed_demo_never_leaves_the_staff_user_a_known_password(monkeypatch, earlier):
+    # Compose and run.sh seed this superuser on a server: without a password given it has none usable, and the
+    # retired published default of an earlier seed is taken away.
+    from django.contrib.auth.models import User
+
+    monkeypatch.delenv("DRIVENOW_STAFF_PASSWORD", raising=False)
+    if earlier:
+        User.objects.create_user("staff", password=earlier, is_staff=True)
+    call_command("seed_demo", token="demo0token0for0tests0abcdef", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    staff = User.objects.get(username="staff")
+    assert not staff.has_usable_password() and not staff.check_password("drivenow-staff")
+
+    monkeypatch.setenv("DRIVENOW_STAFF_PASSWORD", "from-the-environment-1")
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert User.objects.get(username="staff").check_password("from-the-environment-1")
+    call_command("seed_demo", password="given-on-the-command-line-2", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert User.objects.get(username="staff").check_password("given-on-the-command-line-2")
 
 
 # -- inputs that change length on the way to the database ------------------------------------------------------

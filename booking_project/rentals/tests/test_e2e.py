@@ -66,6 +66,8 @@ def stack(live_inventory: LiveInventory) -> Iterator[Stack]:
         "BOOKING_OUTBOX_BACKOFF_BASE": "0.2",
         "BOOKING_OUTBOX_BACKOFF_CAP": "1.0",
         "BOOKING_SWEEP_INTERVAL_SECONDS": "1",
+        # These tests watch /health/ready follow inventory going away and coming back: no kept answer.
+        "DJANGO_READY_REPORTS_CACHE_SECONDS": "0",
     }
     with tempfile.TemporaryDirectory(prefix="booking-e2e-metrics-") as metrics_dir:
         env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir

@@ -1,8 +1,11 @@
 """Operations: the OpenAPI schema, health, metrics, and the admin back office."""
+import threading
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
+import responses
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -42,6 +45,35 @@ def test_health_ready_reports_inventory_but_is_not_failed_by_it(client, inventor
 @pytest.mark.django_db
 def test_health_ready_says_ok_when_inventory_is(client, inventory):
     assert client.get("/health/ready").json()["checks"]["inventory"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_ready_asks_inventory_at_most_once_per_cache_window(client, point_inventory, settings):
+    # The probe is public and unthrottled: without the cache every hit would be a call to inventory.
+    settings.DRIVENOW_READY_REPORTS_CACHE_SECONDS = 2.0
+    point_inventory("http://inventory.invalid", "any-token")
+    with responses.RequestsMock() as inventory:
+        ready = inventory.get("http://inventory.invalid/health/ready", json={"status": "ok"})
+        answers = [client.get("/health/ready") for _ in range(20)]
+
+        def hit() -> None:
+            try:
+                answers.append(Client().get("/health/ready"))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=hit) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert ready.call_count == 1
+        assert all(a.status_code == 200 and a.json()["checks"]["inventory"] == "ok" for a in answers)
+
+        time.sleep(2.1)  # the window is over: the next hit asks again, once
+        for _ in range(5):
+            client.get("/health/ready")
+        assert ready.call_count == 2
 
 
 @pytest.mark.django_db

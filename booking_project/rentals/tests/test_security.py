@@ -13,6 +13,7 @@ from django.test import Client
 
 PROJECT = Path(__file__).resolve().parents[2]
 SECRET = "k" * 20 + "-production-secret-for-the-check-only-0123456789"
+TOKEN = "productiontokenforthecheckonly0123456789"  # not "t" * 40: production refuses a token of one letter
 
 
 def _production(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -23,15 +24,24 @@ def _production(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
 
 
 def test_production_check_deploy_is_clean():
-    result = _production({"DJANGO_SECRET_KEY": SECRET, "BOOKING_INVENTORY_TOKEN": "t" * 40},
+    result = _production({"DJANGO_SECRET_KEY": SECRET, "BOOKING_INVENTORY_TOKEN": TOKEN},
                          "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"DJANGO_SECRET_KEY": "", "BOOKING_INVENTORY_TOKEN": "t" * 40}, "DJANGO_SECRET_KEY must be set"),
+    ({"DJANGO_SECRET_KEY": "", "BOOKING_INVENTORY_TOKEN": TOKEN}, "DJANGO_SECRET_KEY must be set"),
     ({"DJANGO_SECRET_KEY": SECRET, "BOOKING_INVENTORY_TOKEN": ""}, "BOOKING_INVENTORY_TOKEN must be set"),
+    # the examples in deploy/k8s/secret.example.yaml and compose's old defaults: published, so refused
+    ({"DJANGO_SECRET_KEY": "change-me-to-50-or-more-random-characters-111111111111", "BOOKING_INVENTORY_TOKEN": TOKEN},
+     "DJANGO_SECRET_KEY is an example value"),
+    ({"DJANGO_SECRET_KEY": SECRET, "BOOKING_INVENTORY_TOKEN": "changemeservicetoken000000000000000000"},
+     "BOOKING_INVENTORY_TOKEN is an example value"),
+    ({"DJANGO_SECRET_KEY": SECRET, "BOOKING_INVENTORY_TOKEN": "demoservicetoken0000000000000000000000"},
+     "BOOKING_INVENTORY_TOKEN is an example value"),
+    ({"DJANGO_SECRET_KEY": SECRET, "BOOKING_INVENTORY_TOKEN": TOKEN, "BOOKING_DB_PASSWORD": "drivenow-demo"},
+     "BOOKING_DB_PASSWORD is an example value"),
 ])
 def test_production_refuses_to_start_without_its_secrets(env, message):
     result = _production(env, "check")

@@ -9,6 +9,7 @@ class ErrorCode(StrEnum):
 
     # generic
     INVALID = "invalid"
+    BAD_REQUEST = "bad_request"  # malformed request or non-canonical path, refused by the gateway or gunicorn
     PARSE_ERROR = "parse_error"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     NOT_AUTHENTICATED = "not_authenticated"

@@ -68,6 +68,26 @@ def _call(*args: str) -> str:
     return out.getvalue().strip()
 
 
+@pytest.mark.parametrize("earlier", [None, "drivenow-staff"])
+def test_seed_demo_never_leaves_the_staff_user_a_known_password(monkeypatch, earlier):
+    # Compose and run.sh seed this superuser on a server: without a password given it has none usable, and the
+    # retired published default of an earlier seed is taken away.
+    from django.contrib.auth.models import User
+
+    monkeypatch.delenv("DRIVENOW_STAFF_PASSWORD", raising=False)
+    if earlier:
+        User.objects.create_user("staff", password=earlier, is_staff=True)
+    call_command("seed_demo", token="demo0token0for0tests0abcdef", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    staff = User.objects.get(username="staff")
+    assert not staff.has_usable_password() and not staff.check_password("drivenow-staff")
+
+    monkeypatch.setenv("DRIVENOW_STAFF_PASSWORD", "from-the-environment-1")
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert User.objects.get(username="staff").check_password("from-the-environment-1")
+    call_command("seed_demo", password="given-on-the-command-line-2", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert User.objects.get(username="staff").check_password("given-on-the-command-line-2")
+
+
 def _settings_process(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -82,6 +102,20 @@ def _settings_process(env: dict[str, str], *args: str) -> subprocess.CompletedPr
 def test_production_refuses_to_start_without_a_secret_key():
     result = _settings_process({"DJANGO_SECRET_KEY": ""}, "check")
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DJANGO_SECRET_KEY", "change-me-to-50-or-more-random-characters-000000000000"),  # deploy/k8s/secret.example.yaml
+    ("DJANGO_SECRET_KEY", "insecure-demo-key-for-docker-compose-only-change-me-0123456789"),  # compose's old default
+    ("DJANGO_SECRET_KEY", "change-me-to-50-or-more-random-characters-000000000001"),  # an example, one digit edited
+    ("INVENTORY_DB_PASSWORD", "change-me"),
+    ("DRIVENOW_SERVICE_TOKEN", "changemeservicetoken000000000000000000"),
+])
+def test_production_refuses_the_example_secrets_published_in_the_repository(name, value):
+    # They pass every length check, and anyone can read them.
+    env = {"DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789", name: value}
+    result = _settings_process(env, "check")
+    assert result.returncode != 0 and f"{name} is an example value published with DriveNow" in result.stderr
 
 
 def test_production_check_deploy_is_clean():

@@ -133,6 +133,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # A verified API token is remembered per process this long (see drivenow_servicekit.auth); 0 = look it up every time.
 DRIVENOW_TOKEN_CACHE_SECONDS = env_int("DJANGO_TOKEN_CACHE_SECONDS", 30)
+# /health/ready asks the other services (DRIVENOW_READY_REPORTS) at most once per this window per process.
+DRIVENOW_READY_REPORTS_CACHE_SECONDS = float(env("DJANGO_READY_REPORTS_CACHE_SECONDS", "5") or 5)
 
 # Caches: `default` and the throttle counters are per-process memory (no shared cache server to run); see
 # drivenow_servicekit.security for what that means for the rates.

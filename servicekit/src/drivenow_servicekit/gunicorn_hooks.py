@@ -10,7 +10,8 @@ import tempfile
 # 2 cores here: a few processes with threads keeps the CPU busy while requests wait on PostgreSQL.
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+# gthread, answering the requests gunicorn refuses itself (before Django) with problem+json, not HTML.
+worker_class = "drivenow_servicekit.gunicorn_worker.ProblemThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5

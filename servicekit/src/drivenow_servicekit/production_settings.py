@@ -1,13 +1,18 @@
-"""Production overrides for every DriveNow service: no default secret, DEBUG off, secure cookies and headers,
-JSON logs. A service's `production.py` star-imports its base, then this."""
+"""Production overrides for every DriveNow service: no default secret and no published one, DEBUG off, secure
+cookies and headers, JSON logs. A service's `production.py` star-imports its base, then this."""
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base_settings import LOGGING, MIDDLEWARE
+from .published_secrets import refuse_published_secrets
 from .settings import env, env_bool, env_int
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", "") or ""
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (50+ random characters) in production.")
+# The repository's example values pass every length check: refuse them, and any other secret setting carrying one.
+refuse_published_secrets(os.environ)
 
 DEBUG = False
 # TLS ends at the gateway / ingress, which sets X-Forwarded-Proto.

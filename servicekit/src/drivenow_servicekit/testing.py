@@ -6,7 +6,8 @@ Used by every suite that needs a live service (the contracts client's tests, boo
         token = inventory.manage("create_service_account").strip()
         requests.get(inventory.url + "/api/v1/cars/")
 
-The cluster comes from the test command (DN_TEST_PG_PORT, user `drivenow`, trust auth on 127.0.0.1).
+The cluster comes from the test command (DN_TEST_PG_PORT, user `drivenow`, its password in PGPASSWORD and
+<PREFIX>_DB_PASSWORD, which every connection here and every service inherits).
 """
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Demo data for `deploy/local/run.sh`: a staff user with a token and three customers. Safe to run twice."""
+"""Demo data for `deploy/local/run.sh` and compose: a staff user with a token and three customers. Safe to run twice."""
+import os
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -12,13 +14,20 @@ DEMO_CUSTOMERS = [
     ("0b5e7d3c-8f4a-4d2b-9c1e-5a6f7b8c9d02", "Alan Turing", "alan@example.com", "+44 161 496 0003", "TURIN706232AM9XY"),
 ]
 
+# What earlier versions gave the staff user by default, published in the README: never left in place.
+RETIRED_DEMO_PASSWORD = "drivenow-staff"
+
 
 class Command(BaseCommand):
     help = "Create a demo staff user (with an API token) and three demo customers; prints the token."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="staff")
-        parser.add_argument("--password", default="drivenow-staff")
+        parser.add_argument(
+            "--password", default=os.environ.get("DRIVENOW_STAFF_PASSWORD", ""),
+            help="The staff user's admin password (default: $DRIVENOW_STAFF_PASSWORD). Without one the user has no "
+            "usable password until `manage.py changepassword`.",
+        )
         parser.add_argument("--token", default="", help="Use this token instead of a generated one.")
 
     @transaction.atomic
@@ -26,8 +35,10 @@ class Command(BaseCommand):
         if token and not (20 <= len(token) <= 40 and token.isalnum()):
             raise CommandError("--token must be 20-40 letters and digits.")
         user, created = get_user_model().objects.get_or_create(username=username)
-        if created:
+        if password:
             user.set_password(password)
+        elif created or user.check_password(RETIRED_DEMO_PASSWORD):
+            user.set_unusable_password()  # never a password someone else could know
         user.is_staff = user.is_superuser = True
         user.save()
         if token:

@@ -1,0 +1,74 @@
+"""gunicorn's threaded worker, answering the requests gunicorn refuses itself as problem+json like the services.
+
+gunicorn turns a request it cannot parse (a malformed request line, header or chunk, a path outside the
+SCRIPT_NAME its forwarder sent) into its own HTML page before Django sees it. This worker keeps gunicorn's
+logging and access log but answers those with the same RFC 9457 body every other DriveNow error has; a path
+outside SCRIPT_NAME is the request's fault, so it is a 400 here, not gunicorn's 500."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from gunicorn import util
+from gunicorn.http import errors
+from gunicorn.http.wsgi import Response, default_environ
+from gunicorn.workers.gthread import ThreadWorker
+
+# Most specific first; a gunicorn refusal not listed is a plain 400.
+_REFUSALS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], int, str]] = [
+    (errors.LimitRequestLine, 414, "URI Too Long"),
+    (errors.LimitRequestHeaders, 431, "Request Header Fields Too Large"),
+    (errors.ForbiddenProxyRequest, 403, "Forbidden"),
+    (errors.ExpectationFailed, 417, "Expectation Failed"),
+    (errors.UnsupportedTransferCoding, 501, "Not Implemented"),
+]
+_APPLICATION_FAULTS = (errors.InvalidResponseHeader, errors.InvalidResponseHeaderName)
+
+
+def _answer(exc: BaseException) -> tuple[int, str, str, str]:
+    """(status, title, code, detail) for an exception gunicorn's worker caught."""
+    if isinstance(exc, errors.ParseException) and not isinstance(exc, _APPLICATION_FAULTS):
+        for kinds, status, title in _REFUSALS:
+            if isinstance(exc, kinds):
+                break
+        else:
+            status, title = 400, "Bad Request"
+        if isinstance(exc, errors.ConfigurationProblem):
+            detail = "The request path does not start with the prefix (SCRIPT_NAME) it was forwarded with."
+        else:
+            detail = f"{title}: {exc}"[:300]
+        return status, title, "bad_request", detail
+    return 500, "Internal Server Error", "internal_error", "Something went wrong on our side."
+
+
+def problem_response(status: int, title: str, code: str, detail: str) -> bytes:
+    body = json.dumps({"type": f"urn:drivenow:problem:{code}", "title": title, "status": status,
+                       "detail": detail, "code": code}, separators=(",", ":")).encode()
+    head = (f"HTTP/1.1 {status} {title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    return head + body
+
+
+class ProblemThreadWorker(ThreadWorker):  # type: ignore[misc]
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        started = datetime.now()
+        addr = addr or ("", -1)  # a unix socket has no peer address
+        status, title, code, detail = _answer(exc)
+        if status == 500:
+            self.log.exception("Error handling request %s", getattr(req, "uri", "(no URI read)"))
+        else:
+            self.log.warning("Invalid request from ip=%s: %s", addr[0], exc)
+        if req is None and isinstance(exc, errors.InvalidHeaderName | errors.InvalidHeader):
+            req = getattr(exc, "req", None)  # for the access log, as gunicorn does
+        if req is not None:
+            environ = default_environ(req, client, self.cfg)
+            environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = addr[0], str(addr[1])
+            response = Response(req, client, self.cfg)
+            response.status = f"{status} {title}"
+            response.response_length = len(detail)
+            self.log.access(response, req, environ, datetime.now() - started)
+        try:
+            util.write_nonblock(client, problem_response(status, title, code, detail))
+        except Exception:  # the client is gone: nothing to answer
+            self.log.debug("Failed to send error message.")
