@@ -1,4 +1,5 @@
-"""The one InventoryClient of this process, built lazily from settings.
+"""The InventoryClients of this process (one for calls, one for releasing a car at once), built lazily from
+settings.
 
 Every call carries the current request id (or the relay's) and feeds `booking_inventory_client_seconds`.
 """
@@ -15,8 +16,8 @@ from drivenow_servicekit.observability import request_id_var
 
 from . import metrics
 
-_client: InventoryClient | None = None
-_release_client: InventoryClient | None = None
+# The clients of this process by purpose, each built on first use from the settings of that moment.
+_clients: dict[str, InventoryClient] = {}
 _lock = threading.Lock()
 
 
@@ -25,40 +26,38 @@ def _current_request_id() -> str | None:
     return None if request_id == "-" else request_id  # "-": outside a request; the client makes one
 
 
-def inventory_client() -> InventoryClient:
-    global _client
-    if _client is None:
+def _client_for(purpose: str, *, connect_timeout: float, read_timeout: float, retries: int) -> InventoryClient:
+    client = _clients.get(purpose)
+    if client is None:
         with _lock:
-            if _client is None:
-                _client = InventoryClient(
+            client = _clients.get(purpose)
+            if client is None:
+                client = _clients[purpose] = InventoryClient(
                     settings.BOOKING_INVENTORY_URL,
                     settings.BOOKING_INVENTORY_TOKEN or None,
-                    connect_timeout=settings.BOOKING_INVENTORY_CONNECT_TIMEOUT,
-                    read_timeout=settings.BOOKING_INVENTORY_READ_TIMEOUT,
-                    retries=settings.BOOKING_INVENTORY_RETRIES,
+                    connect_timeout=connect_timeout,
+                    read_timeout=read_timeout,
+                    retries=retries,
                     request_id=_current_request_id,
                     observer=metrics.inventory_call_observed,
                 )
-    return _client
+    return client
+
+
+def inventory_client() -> InventoryClient:
+    return _client_for(
+        "calls",
+        connect_timeout=settings.BOOKING_INVENTORY_CONNECT_TIMEOUT,
+        read_timeout=settings.BOOKING_INVENTORY_READ_TIMEOUT,
+        retries=settings.BOOKING_INVENTORY_RETRIES,
+    )
 
 
 def inventory_release_client() -> InventoryClient:
     """The client a request uses to release a car at once (ending a rental): one short attempt, so a slow or
     absent inventory costs the answer little; the relay retries what it could not do."""
-    global _release_client
-    if _release_client is None:
-        with _lock:
-            if _release_client is None:
-                _release_client = InventoryClient(
-                    settings.BOOKING_INVENTORY_URL,
-                    settings.BOOKING_INVENTORY_TOKEN or None,
-                    connect_timeout=settings.BOOKING_RELEASE_NOW_TIMEOUT,
-                    read_timeout=settings.BOOKING_RELEASE_NOW_TIMEOUT,
-                    retries=0,
-                    request_id=_current_request_id,
-                    observer=metrics.inventory_call_observed,
-                )
-    return _release_client
+    timeout = settings.BOOKING_RELEASE_NOW_TIMEOUT
+    return _client_for("release-now", connect_timeout=timeout, read_timeout=timeout, retries=0)
 
 
 def inventory_call_budget() -> float:
@@ -69,13 +68,11 @@ def inventory_call_budget() -> float:
 
 
 def reset_inventory_client() -> None:
-    """Drop the client so the next call builds one from the current settings (tests that move inventory)."""
-    global _client, _release_client
+    """Drop the clients so the next call builds them from the current settings (tests that move inventory)."""
     with _lock:
-        for client in (_client, _release_client):
-            if client is not None:
-                client.close()
-        _client = _release_client = None
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
     forget_ready_reports()  # /health/ready's kept answer was about the old inventory
 
 
