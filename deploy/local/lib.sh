@@ -53,9 +53,11 @@ dn_pg_user() {
   echo drivenow
 }
 
+# From /: PostgreSQL's programs change back to the caller's directory and complain when the cluster's user may
+# not enter it (a checkout in a 700 home). Every path given here is absolute.
 dn_as_pg() {
   local user; user="$(dn_pg_user)"
-  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$user" -- "$@"); else "$@"; fi
 }
 
 dn_free_port() {
@@ -133,7 +135,8 @@ dn_pg_remove() {
 # /var/lib/drivenow, named for DIR, which DIR then links to. The caller's directories are never opened up.
 DN_PG_HOMES="${DN_PG_HOMES:-/var/lib/drivenow}"
 dn_pg_home() {
-  local dir="$1" user home
+  local dir user home
+  dir="$(realpath -m "$1")"  # absolute: the cluster's programs run from / (dn_as_pg)
   if [ -L "$dir" ]; then readlink -f "$dir"; return 0; fi
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] || { echo "$dir"; return 0; }
