@@ -1,12 +1,10 @@
 """HTTP endpoints of rentals: thin — parse, call a service or selector, render."""
 from __future__ import annotations
 
-import re
 from uuid import UUID
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +15,7 @@ from drivenow_servicekit.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import RentalFilter
-from .idempotency import IdempotencyRequest, StoredResponse, idempotency_fingerprint
+from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent_start
 from .models import Rental
 from .serializers import RentalCreateInput, RentalOutput, rental_create_canonical
 
@@ -27,35 +25,6 @@ AUTH = {
     401: problem_docs("`not_authenticated` or `authentication_failed`"),
     403: problem_docs("`permission_denied`: booking is for staff accounts"),
 }
-REPLAYED_HEADER = "Idempotent-Replayed"
-# Visible ASCII, as the header's sf-string allows; fullmatch, since `$` would let a final newline through.
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
-
-IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    pattern=f"^{_IDEMPOTENCY_KEY.pattern}$",
-    description=(
-        "Makes the request safe to retry (1–255 visible ASCII characters, kept 24 h). The same key with the same "
-        "body answers the first response again (status and body, with `Idempotent-Replayed: true`); with another "
-        "body 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_use`. "
-        "A 503 is not kept: retrying with the same key carries on with the same rental."
-    ),
-)
-
-
-def _idempotency_key(request: Request) -> str | None:
-    raw = request.headers.get("Idempotency-Key")
-    if raw is None:
-        return None
-    key = raw.strip(" \t")  # the header's optional whitespace (RFC 9110), nothing else
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise exceptions.ValidationError({"Idempotency-Key": ["1–255 visible ASCII characters, no spaces."]})
-    return key
-
-
 @extend_schema_view(
     list=extend_schema(summary="List rentals", responses={200: RentalOutput(many=True), 400: INVALID, **AUTH}),
     retrieve=extend_schema(summary="Get a rental", responses={200: RentalOutput, 404: NOT_FOUND, **AUTH}),
@@ -100,15 +69,10 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request: Request) -> Response:
         data = RentalCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = _idempotency_key(request)
-        idempotency = None
-        if key is not None:
-            canonical = rental_create_canonical(data.validated_data)
-            idempotency = IdempotencyRequest(key, idempotency_fingerprint(body=canonical, user_id=request.user.pk))
-        result = services.rental_start(**data.validated_data, idempotency=idempotency)
-        if isinstance(result, StoredResponse):
-            return _replay(result)
-        return Response(RentalOutput(result).data, status=status.HTTP_201_CREATED)
+        return idempotent_start(
+            request, body=rental_create_canonical(data.validated_data), render=lambda rental: RentalOutput(rental).data,
+            start=lambda idempotency: services.rental_start(**data.validated_data, idempotency=idempotency),
+        )
 
     @extend_schema(
         summary="End a rental (frees the car now, or through the outbox once inventory answers)",
@@ -141,10 +105,3 @@ def _rental_id(value: str) -> UUID:
     if parsed is None:
         raise errors.RentalNotFound()
     return parsed
-
-
-def _replay(stored: StoredResponse) -> Response:
-    if stored.status >= 400:
-        # Raised again so the problem renders exactly as the first time (content type, instance).
-        raise errors.ReplayedProblem(status=stored.status, code=stored.body["code"], detail=stored.body["detail"])
-    return Response(stored.body, status=stored.status, headers={REPLAYED_HEADER: "true"})

@@ -63,3 +63,12 @@ class ReplayedProblem(DomainError):
         self.http_status = status
         self.code = code  # type: ignore[assignment]
         super().__init__(detail)
+
+
+def error_of_failure(failure_code: str | None) -> DomainError | None:
+    """What a start answers for a rental that failed this way; None: the outcome was unknown (a 503, not kept)."""
+    from .models import FailureCode
+
+    error_type = {FailureCode.CAR_UNAVAILABLE: CarUnavailable, FailureCode.CAR_NOT_FOUND: CarNotFound}.get(
+        failure_code or "")
+    return error_type() if error_type is not None else None

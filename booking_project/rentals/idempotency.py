@@ -1,4 +1,5 @@
-"""`Idempotency-Key` on POST /rentals/: one stored answer per key for 24 h (DESIGN.md, Idempotency).
+"""`Idempotency-Key` on POST /rentals/: one stored answer per key for 24 h — the header, the fingerprint, the
+claim, the record and the replay, all here; the view calls `idempotent_start` and the services claim and record.
 
 The key row is inserted first, in the transaction that stores the pending rental, so two identical requests at
 once meet on its primary key: one proceeds, the other waits for that commit and then answers 409 (in use) or
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,15 +24,50 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from drivenow_servicekit.errors import problem
 
 from . import errors
 from .models import IdempotencyKey, IdempotencyState, OutboxMessage, OutboxStatus, Rental, RentalStatus
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Visible ASCII, as the header's sf-string allows; fullmatch, since `$` would let a final newline through.
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    pattern=f"^{_KEY.pattern}$",
+    description=(
+        "Makes the request safe to retry (1–255 visible ASCII characters, kept 24 h). The same key with the same "
+        "body answers the first response again (status and body, with `Idempotent-Replayed: true`); with another "
+        "body 422 `idempotency_key_reused`; while the first is still running 409 `idempotency_key_in_use`. "
+        "A 503 is not kept: retrying with the same key carries on with the same rental."
+    ),
+)
 
 
 @dataclass(frozen=True)
 class IdempotencyRequest:
     key: str
     fingerprint: str
+    render: Callable[[Rental], dict[str, Any]]  # the body of the 201 an active rental answers
+
+    def answer_of(self, rental: Rental) -> StoredResponse | None:
+        """What the start of this settled rental answers; None for an unknown outcome (a 503, not kept)."""
+        if rental.status == RentalStatus.ACTIVE:
+            return StoredResponse(status=201, body=self.render(rental))
+        error = errors.error_of_failure(rental.failure_code)
+        if error is None:
+            return None
+        return StoredResponse(status=error.http_status, body=problem(error.http_status, error.code, error.detail))
 
 
 @dataclass(frozen=True)
@@ -122,19 +159,56 @@ def _resume(key: IdempotencyKey) -> Resumed | None:
     return None
 
 
-def idempotency_record(*, rental_id: UUID, response: StoredResponse | None) -> None:
-    """Store the answer of the key that started this rental, in the settling transaction. None: the outcome is
-    unknown (503, not kept): the key stays with the rental and a retry carries on with it."""
-    keys = IdempotencyKey.objects.filter(rental_id=rental_id, state=IdempotencyState.IN_PROGRESS)
+def idempotency_record(*, rental: Rental, request: IdempotencyRequest) -> None:
+    """Store the answer of the key that started this rental, in the settling transaction; an unknown outcome is
+    not kept: the key stays with the rental and a retry carries on with it."""
+    response = request.answer_of(rental)
     if response is None:
-        keys.update(state=IdempotencyState.RETRYABLE)
-    else:
-        keys.update(
-            state=IdempotencyState.COMPLETED,
-            response_status=response.status,
-            response_body=response.body,
-            completed_at=timezone.now(),
-        )
+        idempotency_keep_for_retry(rental_id=rental.id)
+        return
+    IdempotencyKey.objects.filter(rental_id=rental.id, state=IdempotencyState.IN_PROGRESS).update(
+        state=IdempotencyState.COMPLETED,
+        response_status=response.status,
+        response_body=response.body,
+        completed_at=timezone.now(),
+    )
+
+
+def idempotency_keep_for_retry(*, rental_id: UUID) -> None:
+    """The start of this rental answered 503, or never answered (the sweep): its key, if it has one, may be
+    retried. In the transaction that leaves or makes the rental so."""
+    IdempotencyKey.objects.filter(rental_id=rental_id, state=IdempotencyState.IN_PROGRESS).update(
+        state=IdempotencyState.RETRYABLE)
+
+
+def idempotent_start(
+    request: Request, *, body: Mapping[str, Any], start: Callable[[IdempotencyRequest | None], Rental | StoredResponse],
+    render: Callable[[Rental], dict[str, Any]],
+) -> Response:
+    """POST /rentals/ with its Idempotency-Key, if any: run `start` with the key's request (None without one) and
+    answer 201 with the rental it returns, or the first answer again when the key was answered before."""
+    key = _header_key(request)
+    idempotency = None
+    if key is not None:
+        fingerprint = idempotency_fingerprint(body=body, user_id=request.user.pk)
+        idempotency = IdempotencyRequest(key, fingerprint, render)
+    result = start(idempotency)
+    if isinstance(result, Rental):
+        return Response(render(result), status=status.HTTP_201_CREATED)
+    if result.status >= 400:
+        # Raised again so the problem renders exactly as the first time (content type, instance).
+        raise errors.ReplayedProblem(status=result.status, code=result.body["code"], detail=result.body["detail"])
+    return Response(result.body, status=result.status, headers={REPLAYED_HEADER: "true"})
+
+
+def _header_key(request: Request) -> str | None:
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    key = raw.strip(" \t")  # the header's optional whitespace (RFC 9110), nothing else
+    if not _KEY.fullmatch(key):
+        raise exceptions.ValidationError({"Idempotency-Key": ["1–255 visible ASCII characters, no spaces."]})
+    return key
 
 
 def idempotency_purge_expired(*, now: datetime | None = None) -> int:

@@ -14,6 +14,7 @@ the sweep fails it and releases its hold, whatever inventory holds for it.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
@@ -26,10 +27,15 @@ from django.utils import timezone
 from drivenow_contracts import CarNotFound, CarUnavailable, InventoryUnavailable, ReservationConflict
 
 from customers.models import Customer, CustomerStatus
-from drivenow_servicekit.errors import problem
-
 from . import errors, metrics, statements
-from .idempotency import IdempotencyRequest, Resumed, StoredResponse, idempotency_claim, idempotency_record
+from .idempotency import (
+    IdempotencyRequest,
+    Resumed,
+    StoredResponse,
+    idempotency_claim,
+    idempotency_keep_for_retry,
+    idempotency_record,
+)
 from .inventory import inventory_client, inventory_release_client
 from .models import FailureCode, Rental, RentalStatus
 from .outbox import NOTIFY_CHANNEL, outbox_deliver_now, outbox_enqueue_release
@@ -49,11 +55,6 @@ _FAILURE_OF: dict[ReserveOutcome, FailureCode] = {
     ReserveOutcome.CAR_NOT_FOUND: FailureCode.CAR_NOT_FOUND,
     ReserveOutcome.UNKNOWN: FailureCode.INVENTORY_UNAVAILABLE,
 }
-# What a failed rental answers; failures not listed answer 503 (outcome unknown, nothing held).
-_ERROR_OF: dict[str, type[errors.DomainError]] = {
-    FailureCode.CAR_UNAVAILABLE: errors.CarUnavailable,
-    FailureCode.CAR_NOT_FOUND: errors.CarNotFound,
-}
 
 
 def _no_transaction_open() -> None:
@@ -72,7 +73,8 @@ def rental_start(
     when `idempotency` names a key already answered.
 
     Raises RentalCustomerNotFound, RentalCustomerInactive, CarUnavailable, CarNotFound, InventoryUnavailable
-    (the rental is then failed and nothing stays held), IdempotencyKeyReused, IdempotencyKeyInUse.
+    (the rental is then failed and nothing stays held; with a key it stays pending for the retry),
+    IdempotencyKeyReused, IdempotencyKeyInUse.
     """
     _no_transaction_open()
     opened = _rental_open(
@@ -81,23 +83,26 @@ def rental_start(
     if isinstance(opened, StoredResponse):
         return opened
     outcome = _reserve(opened)
-    if outcome == ReserveOutcome.HELD and idempotency is None and _rental_activate(opened):
+    if outcome == ReserveOutcome.HELD and _rental_activate(opened, idempotency=idempotency):
         return opened
-    rental = _rental_settle(rental_id=opened.id, outcome=outcome, keyed=idempotency is not None)
+    rental = _rental_settle(rental_id=opened.id, outcome=outcome, idempotency=idempotency)
     _raise_if_failed(rental)
     return rental
 
 
-def _rental_activate(rental: Rental) -> bool:
-    """Step 3 on the happy path, when no answer is to be stored for an Idempotency-Key: one conditional UPDATE
-    (its own transaction) turns the pending rental active. False when it is not pending any more — the sweep
-    settled it while inventory answered —, which `_rental_settle` then sorts out under a lock."""
+def _rental_activate(rental: Rental, *, idempotency: IdempotencyRequest | None) -> bool:
+    """Step 3 when inventory holds the car: one conditional UPDATE turns the pending rental active — the only
+    statement that does — and, with an Idempotency-Key, the key's answer is stored in the same transaction.
+    False when the rental is not pending any more (the sweep failed it while inventory answered)."""
     now = timezone.now()
-    if not Rental.objects.filter(id=rental.id, status=RentalStatus.PENDING).update(
-        status=RentalStatus.ACTIVE, started_at=now, updated_at=Now()
-    ):
-        return False
-    rental.status, rental.started_at = RentalStatus.ACTIVE, now
+    with transaction.atomic() if idempotency is not None else nullcontext():
+        if not Rental.objects.filter(id=rental.id, status=RentalStatus.PENDING).update(
+            status=RentalStatus.ACTIVE, started_at=now, updated_at=Now()
+        ):
+            return False
+        rental.status, rental.started_at = RentalStatus.ACTIVE, now
+        if idempotency is not None:
+            idempotency_record(rental=rental, request=idempotency)
     transaction.on_commit(metrics.rental_started)  # at once, unless a caller's transaction is still open
     return True
 
@@ -182,56 +187,33 @@ def _reserve(rental: Rental) -> ReserveOutcome:
 
 
 @transaction.atomic
-def _rental_settle(*, rental_id: UUID, outcome: ReserveOutcome, keyed: bool = True) -> Rental:
-    """Step 3: record what inventory said. Locks the rental; the sweep may have settled it meanwhile."""
+def _rental_settle(
+    *, rental_id: UUID, outcome: ReserveOutcome, idempotency: IdempotencyRequest | None = None
+) -> Rental:
+    """Step 3 when the rental did not become active: record what inventory said. Locks the rental."""
     rental = Rental.objects.select_for_update().get(id=rental_id)
     if rental.status != RentalStatus.PENDING:
-        # Settled by the sweep while we waited on inventory. If it failed the rental but we may hold the car,
-        # free it again (release is idempotent).
+        # Failed by the sweep while we waited on inventory. If we may hold the car, free it again (release is
+        # idempotent).
         if rental.status == RentalStatus.FAILED and outcome in (ReserveOutcome.HELD, ReserveOutcome.UNKNOWN):
             outbox_enqueue_release(reservation_id=rental.id)
         return rental
-    if outcome == ReserveOutcome.HELD:
-        _mark_active(rental, keyed=keyed)
-    elif outcome == ReserveOutcome.UNKNOWN and keyed:
+    if outcome == ReserveOutcome.UNKNOWN and idempotency is not None:
         # Left pending: the retry with this key reserves with the same id; unretried, the sweep fails it.
-        idempotency_record(rental_id=rental.id, response=None)
-    else:
-        _mark_failed(rental, _FAILURE_OF[outcome], release=outcome == ReserveOutcome.UNKNOWN, keyed=keyed)
+        idempotency_keep_for_retry(rental_id=rental.id)
+        return rental
+    _rental_fail(rental, _FAILURE_OF[outcome], release=outcome == ReserveOutcome.UNKNOWN)
+    if idempotency is not None:
+        idempotency_record(rental=rental, request=idempotency)
     return rental
 
 
-def _mark_active(rental: Rental, *, keyed: bool) -> None:
-    """`keyed`: the start request may have an Idempotency-Key whose answer is stored now (unknown to the sweep:
-    it says True). A request without one skips rendering and storing an answer nobody will ask for."""
-    rental.status, rental.started_at, rental.updated_at = RentalStatus.ACTIVE, timezone.now(), Now()
-    rental.save(update_fields=["status", "started_at", "updated_at"])
-    if keyed:
-        idempotency_record(rental_id=rental.id, response=_start_answer(rental))
-    transaction.on_commit(metrics.rental_started)
-
-
-def _mark_failed(rental: Rental, failure: FailureCode, *, release: bool, keyed: bool) -> None:
+def _rental_fail(rental: Rental, failure: FailureCode, *, release: bool) -> None:
     rental.status, rental.failure_code, rental.updated_at = RentalStatus.FAILED, failure, Now()
     rental.save(update_fields=["status", "failure_code", "updated_at"])
     if release:
         outbox_enqueue_release(reservation_id=rental.id)
-    if keyed:
-        idempotency_record(rental_id=rental.id, response=_start_answer(rental))
     transaction.on_commit(lambda: metrics.rental_failed(failure))
-
-
-def _start_answer(rental: Rental) -> StoredResponse | None:
-    """What POST /rentals/ answers for this settled rental; None for an unknown outcome (not kept for replay)."""
-    from .serializers import RentalOutput
-
-    if rental.status == RentalStatus.ACTIVE:
-        return StoredResponse(status=201, body=dict(RentalOutput(rental).data))
-    error_type = _ERROR_OF.get(rental.failure_code or "")
-    if error_type is None:
-        return None
-    error = error_type()
-    return StoredResponse(status=error.http_status, body=problem(error.http_status, error.code, error.detail))
 
 
 def _raise_if_failed(rental: Rental) -> None:
@@ -242,7 +224,7 @@ def _raise_if_failed(rental: Rental) -> None:
         )
     if rental.status != RentalStatus.FAILED:
         return
-    raise _ERROR_OF.get(rental.failure_code or "", errors.InventoryUnavailable)()
+    raise errors.error_of_failure(rental.failure_code) or errors.InventoryUnavailable()
 
 
 def rental_end(*, rental_id: UUID) -> Rental:
@@ -304,7 +286,8 @@ def rental_sweep_pending(*, older_than: timedelta, limit: int = 100) -> int:
             .order_by("updated_at")[:limit]
         )
         for rental in stale:
-            _mark_failed(rental, FailureCode.ABANDONED, release=True, keyed=True)
+            _rental_fail(rental, FailureCode.ABANDONED, release=True)
+            idempotency_keep_for_retry(rental_id=rental.id)
             log.warning("sweep: rental %s (car %s) was still pending; failed (abandoned), its hold released",
                         rental.id, rental.car_id)
     return len(stale)
