@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test of DriveNow on a throwaway PostgreSQL cluster (free port, torn down after).
-# Exit code: 0 when everything passed. Extra arguments go to every pytest run (e.g. -x, -k name).
+# Exit code: 0 when everything passed. Extra arguments go to every pytest run (e.g. -x, -k name); `--lint-only`
+# runs only the static checks (no database).
 # With DN_TEST_DB_PORT set, uses that running server (user `drivenow`, password DN_TEST_DB_PASSWORD) instead of
 # starting a cluster.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dn_venv
 export PATH="$DN_VENV/bin:$PATH"
+
+if [ "${1:-}" = "--lint-only" ]; then
+  dn_log "── contracts: mypy --strict"
+  (cd "$DN_ROOT/contracts" && mypy)
+  exit $?
+fi
 
 # nginx for the gateway tests (installed with apt-get when missing and running as root; else they skip).
 if nginx_bin="$(dn_nginx)"; then

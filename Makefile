@@ -1,0 +1,14 @@
+# The commands of the README, by name. Each target is the script it names; nothing else to install.
+.PHONY: run test bench lint
+
+run:    ## DriveNow on this machine: private PostgreSQL, two instances of each service, the gateway on :8080
+	./deploy/local/run.sh
+
+test:   ## every suite on a throwaway PostgreSQL cluster (the command CI runs)
+	./deploy/local/test.sh
+
+bench:  ## the load test (about 4 minutes)
+	./deploy/loadtest/bench.sh
+
+lint:   ## the static checks the test command also runs: mypy --strict on the contract package
+	./deploy/local/test.sh --lint-only
