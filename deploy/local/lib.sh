@@ -168,35 +168,39 @@ dn_secret() {
   python3 -c 'import secrets; print(secrets.token_hex(20))'
 }
 
-# dn_nginx: print the path of the nginx binary. When there is none and this runs as root on Debian/Ubuntu, installs
-# the distribution's nginx with apt-get first, without starting the system nginx service (the gateway always runs
-# with a private prefix). Otherwise prints how to install it and returns 1.
-dn_nginx() {
-  local bin guard=""
-  bin="$(command -v nginx 2>/dev/null || true)"
-  if [ -z "$bin" ] && [ -x /usr/sbin/nginx ]; then bin=/usr/sbin/nginx; fi
+# dn_apt_tool NAME PACKAGE PATH: print the path of the program NAME. When there is none and this runs as root on
+# Debian/Ubuntu, installs PACKAGE with apt-get first (expecting the program at PATH), without starting any service
+# the package brings. Otherwise prints how to install it and returns 1.
+dn_apt_tool() {
+  local name="$1" package="$2" path="$3" bin guard=""
+  bin="$(command -v "$name" 2>/dev/null || true)"
+  if [ -z "$bin" ] && [ -x "$path" ]; then bin="$path"; fi
   if [ -n "$bin" ]; then echo "$bin"; return 0; fi
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    dn_log "nginx is not installed; install it (Debian/Ubuntu: sudo apt-get install nginx-light, or nginx;"
-    dn_log "  Fedora: sudo dnf install nginx; macOS: brew install nginx) and run this again"
+    dn_log "$name is not installed; install it (Debian/Ubuntu: sudo apt-get install $package) and run this again"
     return 1
   fi
-  dn_log "installing nginx with apt-get (the system nginx service is not started)"
+  dn_log "installing $package with apt-get (no service of it is started)"
   # policy-rc.d exit 101 = "do not start services from maintainer scripts"; only while installing, only if absent.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     guard=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
   fi
   local log; log="$(mktemp /tmp/drivenow-apt.XXXXXX)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >"$log" 2>&1; then
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >"$log" 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >>"$log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >>"$log" 2>&1 || true
   fi
   if [ -n "$guard" ]; then rm -f "$guard"; fi
-  if [ -x /usr/sbin/nginx ]; then rm -f "$log"; echo /usr/sbin/nginx; return 0; fi
+  if [ -x "$path" ]; then rm -f "$log"; echo "$path"; return 0; fi
   tail -n 5 "$log" >&2
-  dn_log "installing nginx failed (full log: $log)"
+  dn_log "installing $package failed (full log: $log)"
   return 1
+}
+
+# dn_nginx: the gateway's nginx (the system nginx service is never started; the gateway runs with its own prefix).
+dn_nginx() {
+  dn_apt_tool nginx nginx /usr/sbin/nginx
 }
 
 # dn_port_busy PORT: true when something listens on 127.0.0.1:PORT.

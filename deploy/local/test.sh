@@ -24,6 +24,17 @@ fi
 
 # Every cluster of the run (this one, the outage suite's own) asks for this password, as run.sh's does: the tests
 # exercise password authentication. libpq and every service read it from the environment.
+# promtool for the Prometheus config, alert rules and their unit tests in deploy/tests (Debian's prometheus
+# package; its service is not started). Where it could be installed and was not, those tests fail; without root
+# they skip.
+if promtool_bin="$(dn_apt_tool promtool prometheus /usr/bin/promtool)"; then
+  export DN_PROMTOOL="$promtool_bin"
+elif [ "$(id -u)" = 0 ]; then
+  export DN_PROMTOOL=missing
+else
+  dn_log "no promtool: the Prometheus rule tests in deploy/tests will be skipped"
+fi
+
 if [ -n "${DN_TEST_DB_PORT:-}" ]; then
   port="$DN_TEST_DB_PORT"
   export DN_PG_PASSWORD="${DN_TEST_DB_PASSWORD:-${PGPASSWORD:-}}"

@@ -18,6 +18,19 @@ from stack import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROMETHEUS = REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml"
+ALERTS = REPO_ROOT / "deploy" / "prometheus" / "alerts.yml"
+# The test command installs promtool and says where (DN_PROMTOOL=missing when it could not): then these fail.
+_PROMTOOL_ENV = os.environ.get("DN_PROMTOOL")
+PROMTOOL = shutil.which("promtool") if _PROMTOOL_ENV in (None, "", "missing") else _PROMTOOL_ENV
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None and _PROMTOOL_ENV != "missing",
+    reason="promtool is not installed (apt-get install prometheus; the test command installs it)",
+)
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None, "the test command could not install promtool (apt-get install prometheus)"
+    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True)
 GRAFANA = REPO_ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "drivenow.json"
 
@@ -183,11 +196,39 @@ def test_prometheus_scrapes_every_instance_of_both_services():
         assert jobs[service].get("metrics_path", "/metrics") == "/metrics"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (apt-get install prometheus)")
+@needs_promtool
 def test_promtool_accepts_the_prometheus_config():
-    result = subprocess.run(["promtool", "check", "config", "--syntax-only", str(PROMETHEUS)],
-                            capture_output=True, text=True)
+    result = _promtool("check", "config", "--syntax-only", str(PROMETHEUS))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_promtool_accepts_the_alert_rules():
+    result = _promtool("check", "rules", str(ALERTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_promtool
+def test_the_alerts_fire_on_a_dead_release_an_old_backlog_and_failing_readiness():
+    """promtool's rule unit tests: series as the services export them, and the alerts they must raise."""
+    result = _promtool("test", "rules", str(REPO_ROOT / "deploy" / "tests" / "alerts_test.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alert_rules_are_loaded_and_mounted(compose):
+    assert yaml.safe_load(PROMETHEUS.read_text())["rule_files"] == ["alerts.yml"]
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in compose["services"]["prometheus"]["volumes"]
+
+
+def test_every_alert_is_about_metrics_the_services_export():
+    exported = "\n".join(path.read_text() for path in (
+        REPO_ROOT / "booking_project" / "rentals" / "metrics.py", REPO_ROOT / "inventory_project" / "fleet" / "metrics.py"))
+    rules = [rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]]
+    assert rules
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("page", "ticket") and rule["annotations"]["summary"], rule["alert"]
+        for name in re.findall(r"\b(?:booking|inventory)_[a-z_]+", rule["expr"]):
+            assert f'"{name.removesuffix("_total")}' in exported, (rule["alert"], name)
 
 
 # -- Grafana ---------------------------------------------------------------------------------------------
@@ -228,7 +269,7 @@ def test_the_dashboard_shows(needle):
     assert any(needle in expr for expr in dashboard_expressions()), needle
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (apt-get install prometheus)")
+@needs_promtool
 def test_every_dashboard_query_is_valid_promql(tmp_path):
     rules = {"groups": [{"name": "dashboard", "rules": [
         {"record": f"dashboard:query{i}", "expr": expr.replace("$__rate_interval", "1m")}
@@ -236,7 +277,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path):
     ]}]}
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(rules))
-    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
+    result = _promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
