@@ -110,9 +110,19 @@ def test_a_hold_is_timed_by_the_database_clock_whatever_the_instance_clock(monke
 
 
 # -- the interleavings, one at a time: a second connection holds its statement's transaction open ----------------
-def _raw_connection() -> psycopg.Connection:
+def _raw_connection(*, autocommit: bool = False) -> psycopg.Connection:
     db = connection.settings_dict
-    return psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    return psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+                           dbname=db["NAME"], autocommit=autocommit)
+
+
+@pytest.fixture
+def holder(transactional_db):
+    """A second connection whose statement's transaction the test keeps open. Closed before the test database is
+    flushed, whatever the test did, so a failed test cannot leave the flush waiting on its locks."""
+    conn = _raw_connection()
+    yield conn
+    conn.close()
 
 
 def _in_thread(call):
@@ -134,7 +144,8 @@ def _in_thread(call):
 def _wait_until_blocked_by(holder: psycopg.Connection) -> None:
     """Until some session waits for a lock `holder` has (the statement in the thread, and nothing else's)."""
     deadline = time.monotonic() + 10
-    with _raw_connection() as watcher:
+    # Autocommit: within one transaction pg_stat_activity is a snapshot and would never show the wait begin.
+    with _raw_connection(autocommit=True) as watcher:
         while time.monotonic() < deadline:
             waiting = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
@@ -145,18 +156,16 @@ def _wait_until_blocked_by(holder: psycopg.Connection) -> None:
     raise AssertionError("the second statement never waited for the first")
 
 
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("ends", ["commit", "rollback"])
-def test_a_release_waits_for_a_reserve_of_its_id_in_flight_and_then_ends_it_or_spends_the_id(ends):
+def test_a_release_waits_for_a_reserve_of_its_id_in_flight_and_then_ends_it_or_spends_the_id(holder, ends):
     car = CarFactory()
     rid = uuid.uuid4()
-    reserve = _raw_connection()
+    reserve = holder
     reserve.execute(statements.RESERVATION_TAKE_CAR, {**statements.PARAMS, "id": rid, "car_id": car.id})
     thread, outcome = _in_thread(lambda: services.reservation_release(reservation_id=rid))
     _wait_until_blocked_by(reserve)
     getattr(reserve, ends)()
     thread.join(10)
-    reserve.close()
     held = Reservation.objects.get(id=rid)
     assert held.state == ReservationState.RELEASED
     assert Car.objects.get(id=car.id).status == CarStatus.AVAILABLE
@@ -166,18 +175,16 @@ def test_a_release_waits_for_a_reserve_of_its_id_in_flight_and_then_ends_it_or_s
         assert isinstance(outcome.get("error"), errors.ReservationNotFound) and held.is_tombstone
 
 
-@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("ends", ["commit", "rollback"])
-def test_a_reserve_waits_for_a_tombstone_in_flight_and_is_refused_once_it_commits(ends):
+def test_a_reserve_waits_for_a_tombstone_in_flight_and_is_refused_once_it_commits(holder, ends):
     car = CarFactory()
     rid = uuid.uuid4()
-    release = _raw_connection()
+    release = holder
     assert len(release.execute(statements.RESERVATION_RELEASE, {**statements.PARAMS, "id": rid}).fetchall()) == 1
     thread, outcome = _in_thread(lambda: services.reservation_create(reservation_id=rid, car_id=car.id))
     _wait_until_blocked_by(release)
     getattr(release, ends)()
     thread.join(10)
-    release.close()
     status = Car.objects.get(id=car.id).status
     if ends == "commit":
         assert isinstance(outcome.get("error"), errors.ReservationConflict) and status == CarStatus.AVAILABLE
@@ -185,16 +192,14 @@ def test_a_reserve_waits_for_a_tombstone_in_flight_and_is_refused_once_it_commit
         assert outcome["value"][1] is True and status == CarStatus.RENTED
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_releases_of_one_hold_at_once_both_answer_it_released():
+def test_two_releases_of_one_hold_at_once_both_answer_it_released(holder):
     car = CarFactory()
     rid = uuid.uuid4()
     services.reservation_create(reservation_id=rid, car_id=car.id)
-    first = _raw_connection()
+    first = holder
     first.execute(statements.RESERVATION_RELEASE, {**statements.PARAMS, "id": rid})
     thread, outcome = _in_thread(lambda: services.reservation_release(reservation_id=rid))
     _wait_until_blocked_by(first)
     first.commit()
     thread.join(10)
-    first.close()
     assert outcome["value"].state == ReservationState.RELEASED and not outcome["value"].is_tombstone
