@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from drivenow_servicekit.testing import free_port
+from drivenow_servicekit.testing import free_port, free_ports
 
 from stack import REPO_ROOT
 
@@ -39,12 +39,9 @@ def port_busy(port: int) -> bool:
 
 
 def free_port_pair() -> int:
-    """A free port whose next one is free too (the gateway's public and internal listeners)."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535 and not port_busy(port + 1):
-            return port
-    raise RuntimeError("no two free ports in a row")
+    """A free port whose next one is free too: the gateway's public and internal listeners, and each service's
+    two instances (run.sh's default DN_INSTANCES) on PORT and PORT+1."""
+    return free_ports(2)
 
 
 def alive(pid: int) -> bool:
@@ -88,8 +85,8 @@ class Runner:
     state: Path
     pg_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port_pair)
-    inventory_port: int = field(default_factory=free_port)
-    booking_port: int = field(default_factory=free_port)
+    inventory_port: int = field(default_factory=free_port_pair)
+    booking_port: int = field(default_factory=free_port_pair)
     process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -11,9 +11,11 @@ The cluster comes from the test command (DN_TEST_PG_PORT, user `drivenow`, its p
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -32,10 +34,30 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 PROJECTS = {"inventory": ("inventory_project", "INVENTORY"), "booking": ("booking_project", "BOOKING")}
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive ports on 127.0.0.1 that can all be bound now, taken below the kernel's
+    range of ephemeral ports: a port the kernel hands out for bind(0) is also what it hands to the next outgoing
+    connection, which may take it before the service we start binds it ("Address already in use")."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low, high = 10000, max(10000 + 1000, ephemeral_low) - count
+    for _ in range(200):
+        first = random.randrange(low, high)
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in range(first, first + count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} free consecutive ports below {ephemeral_low}")
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)
 
 
 def pg_port() -> str:
