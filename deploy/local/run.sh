@@ -104,6 +104,8 @@ export INVENTORY_DB_PORT="$pg_port" BOOKING_DB_PORT="$pg_port"
 export INVENTORY_DB_PASSWORD="$DN_PG_PASSWORD" BOOKING_DB_PASSWORD="$DN_PG_PASSWORD"
 export BOOKING_INVENTORY_URL="$inventory_for_booking" BOOKING_INVENTORY_TOKEN="$DN_SERVICE_TOKEN"
 unset PROMETHEUS_MULTIPROC_DIR  # gunicorn makes a fresh one per instance
+# A person pressing Ctrl-C waits for the slowest worker: a few seconds for requests in flight, not gunicorn's 20.
+export GUNICORN_GRACEFUL_TIMEOUT="${GUNICORN_GRACEFUL_TIMEOUT:-5}"
 
 prepare() {  # prepare DIR: migrate, static files, demo data (their output, logging included, goes to the log)
   local dir="$1" log="$state/logs/$1-prepare.log"
@@ -200,4 +202,7 @@ cat <<TXT
 
 TXT
 wait -n "${pids[@]}" || true
+# Ctrl-C reaches the whole process group: a child may exit before this shell has run its trap. A moment's pause
+# lets the trap run first, so a Ctrl-C is not reported as a crash.
+sleep 0.5
 [ "$interrupted" = 1 ] || dn_log "a process exited on its own; see .drivenow/logs/"

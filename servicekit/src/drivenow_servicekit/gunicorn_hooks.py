@@ -13,7 +13,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gthread, answering the requests gunicorn refuses itself (before Django) with problem+json, not HTML.
 worker_class = "drivenow_servicekit.gunicorn_worker.ProblemThreadWorker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = 20
+# How long a stopping worker may finish its requests before it is killed (the local runner makes it short).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 100
