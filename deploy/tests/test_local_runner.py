@@ -52,30 +52,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def processes_of_session(sid: int) -> set[int]:
-    found = set()
+def _process_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the name: state, ppid, pgrp, session, …) of every process."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                yield int(entry.name), (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            if int(fields[3]) == sid:  # fields after the name: state, ppid, pgrp, session
-                found.add(int(entry.name))
-    return found
+
+
+def processes_of_session(sid: int) -> set[int]:
+    return {pid for pid, fields in _process_stats() if int(fields[3]) == sid}
 
 
 def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry.name))
-    return found
+    return {child for child, fields in _process_stats() if int(fields[1]) == pid}
 
 
 @dataclass
