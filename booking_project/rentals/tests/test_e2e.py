@@ -249,6 +249,9 @@ def test_idempotent_start_over_http(stack: Stack) -> None:
 def test_docs_schema_health_and_metrics_are_served(stack: Stack) -> None:
     for path in ("/docs", "/redoc", "/schema", "/health/live", "/admin/login/"):
         assert requests.get(stack.booking.url + path, timeout=10).status_code == 200, path
+    # The client's latency histogram has series once booking has called inventory (also when this test runs alone).
+    unknown_car = {"car_id": str(uuid.uuid4()), "customer_id": stack.new_customer()}
+    assert stack.call("POST", "/api/v1/rentals/", unknown_car).status_code == 404
     metrics = requests.get(stack.booking.url + "/metrics", timeout=10).text
     for name in ("booking_inventory_client_seconds_bucket", "booking_outbox_oldest_pending_age_seconds",
                  "booking_outbox_dead", "django_http_requests_total_by_method_total"):

@@ -3,7 +3,12 @@
 gunicorn turns a request it cannot parse (a malformed request line, header or chunk, a path outside the
 SCRIPT_NAME its forwarder sent) into its own HTML page before Django sees it. This worker keeps gunicorn's
 logging and access log but answers those with the same RFC 9457 body every other DriveNow error has; a path
-outside SCRIPT_NAME is the request's fault, so it is a 400 here, not gunicorn's 500."""
+outside SCRIPT_NAME is the request's fault, so it is a 400 here, not gunicorn's 500.
+
+It also sends a response's head and the first body bytes in one write. gunicorn writes them apart, so a worker
+killed between the two left the gateway a head without a body: too late for nginx to retry the request on the
+other instance, and the client got a broken response. In one write (a Django body is one chunk) the gateway gets
+all of the answer or nothing, and nothing is retried."""
 from __future__ import annotations
 
 import json
@@ -12,6 +17,7 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.http import errors
+from gunicorn.http import wsgi
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -50,7 +56,45 @@ def problem_response(status: int, title: str, code: str, detail: str) -> bytes:
     return head + body
 
 
+class HeadWithBodyResponse(Response):  # type: ignore[misc]
+    """gunicorn's Response, holding the head back until the first body bytes go out with it."""
+
+    _holding = False
+    _head = b""
+
+    def send_headers(self) -> None:
+        if self.headers_sent or not self._holding:
+            super().send_headers()
+            return
+        lines = self.default_headers() + [f"{name}: {value}\r\n" for name, value in self.headers]
+        self._head = ("".join(lines) + "\r\n").encode("latin-1")
+        self.headers_sent = True
+
+    def write(self, arg: bytes) -> None:
+        self._holding = True
+        try:
+            super().write(arg)
+        finally:
+            self._holding = False
+        if self._head:  # no body bytes went out (a body-less answer, an empty chunk): the head alone
+            head, self._head = self._head, b""
+            util.write(self.sock, head)
+
+    def _emit_body(self, data: bytes) -> None:
+        head, self._head = self._head, b""
+        if not head:
+            super()._emit_body(data)
+        elif self.chunked:
+            self.sock.sendall(head + b"%X\r\n%s\r\n" % (len(data), data))
+        else:
+            self.sock.sendall(head + data)
+
+
 class ProblemThreadWorker(ThreadWorker):  # type: ignore[misc]
+    def init_process(self) -> None:
+        wsgi.Response = HeadWithBodyResponse  # what wsgi.create builds for each request this worker answers
+        super().init_process()
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         started = datetime.now()
         addr = addr or ("", -1)  # a unix socket has no peer address

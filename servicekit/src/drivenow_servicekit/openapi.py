@@ -2,7 +2,8 @@
 
 drf-spectacular documents what each view declares. Every DriveNow endpoint can also answer a few things no view
 declares — a bad token (401), a refused account (403), an unacceptable `Accept` (406), a body that is too large,
-not JSON or not parseable (413, 415, 400), throttling (429) and a lost database (503) — and every error is
+not JSON or not parseable (413, 415, 400), a request line or headers over gunicorn's limits (414, 431), throttling
+(429) and a lost database (503) — and every error is
 `application/problem+json`, not `application/json`. `document_problems` (a POSTPROCESSING_HOOK) adds those answers
 to every operation and gives every 4xx/5xx the problem+json media type and the `Problem` schema. `AutoSchema` marks
 an operation whose permissions let anonymous callers through (the public fleet reads) as needing no credentials.
@@ -59,8 +60,10 @@ STANDARD_ANSWERS: dict[str, tuple[str, str]] = {
     "404": ("path", "`not_found` or the resource's own `…_not_found`."),
     "406": ("always", "`not_acceptable`: no representation matches the `Accept` header."),
     "413": ("body", "`request_too_large`: the body is over 1 MiB."),
+    "414": ("always", "`bad_request`: the request line (path and query) is over 4 KiB; the server refuses it unread."),
     "415": ("body", "`unsupported_media_type`: send `application/json`."),
     "429": ("always", "`throttled`: too many requests; `Retry-After` says when to come back."),
+    "431": ("always", "`bad_request`: a header, or all of them together, is over the server's limit."),
     "503": ("always", "`database_unavailable`: the service's database is unreachable; retry after `Retry-After`."),
 }
 
