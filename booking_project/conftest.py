@@ -2,13 +2,14 @@
 that booking's InventoryClient can be pointed at."""
 from __future__ import annotations
 
+from django.conf import settings
 import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
-from drivenow_servicekit.testing import token_client
+from drivenow_contracts.testing import token_client
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
@@ -52,11 +53,11 @@ def metrics_dir() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_inventory(metrics_dir) -> Iterator[LiveInventory]:
     """Inventory under gunicorn on a fresh database, with the booking service account and a staff token."""
-    from drivenow_servicekit.testing import live_service
+    from drivenow_contracts.testing import live_service
 
     db_name = f"booking_it_inventory_{os.getpid()}"
     try:
-        with live_service("inventory", db_name=db_name, env={"PROMETHEUS_MULTIPROC_DIR": metrics_dir}) as service:
+        with live_service(settings.BASE_DIR.parent / "inventory_project", db_prefix="INVENTORY", db_name=db_name, env={"PROMETHEUS_MULTIPROC_DIR": metrics_dir}) as service:
             yield LiveInventory(
                 service=service,
                 service_token=service.manage("create_service_account").strip(),

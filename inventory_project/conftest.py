@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from drivenow_servicekit.testing import token_client
+from drivenow_contracts.testing import token_client
 from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 

@@ -6,8 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from customers.urls import router as customers_router
-from drivenow_servicekit import health
-from drivenow_servicekit.metrics import metrics_view
+from drivenow_contracts.server import health
+from config.metrics import metrics_view
 from rentals.urls import router as rentals_router
 
 # One browsable API root listing both apps' resources.
@@ -27,7 +27,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
 ]
 
-handler400 = "drivenow_servicekit.errors.handler400"
-handler403 = "drivenow_servicekit.errors.handler403"
-handler404 = "drivenow_servicekit.errors.handler404"
-handler500 = "drivenow_servicekit.errors.handler500"
+handler400 = "drivenow_contracts.server.errors.handler400"
+handler403 = "drivenow_contracts.server.errors.handler403"
+handler404 = "drivenow_contracts.server.errors.handler404"
+handler500 = "drivenow_contracts.server.errors.handler500"

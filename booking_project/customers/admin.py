@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from drivenow_servicekit.admin import ApiRulesForm, NulSafeAdmin
+from drivenow_contracts.server.admin import ApiRulesForm, NulSafeAdmin
 
 from . import services
 from .models import Customer, CustomerStatus

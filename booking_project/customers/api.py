@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from drivenow_servicekit.errors import problem_docs
+from drivenow_contracts.server.errors import problem_docs
 
 from . import selectors, services
 from .filters import CustomerFilter

@@ -1,6 +1,6 @@
 """Query filters of the customer list: status, and email (exact, any case)."""
 import django_filters
-from drivenow_servicekit.filters import FilterSet, TextFilter
+from drivenow_contracts.server.filters import FilterSet, TextFilter
 
 from .models import Customer, CustomerStatus
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.db.models import QuerySet
-from drivenow_servicekit.fields import parse_uuid
+from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors
 from .models import Customer

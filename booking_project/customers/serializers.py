@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from drf_spectacular.utils import extend_schema_field
-from drivenow_servicekit.fields import (
+from drivenow_contracts.server.fields import (
     FullMatchValidator,
     PlainTextField,
     RefusedFieldsMixin,

@@ -9,10 +9,11 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from drivenow_servicekit.admin import NulSafeAdmin, axes_admin_declare_permissions
+from config.admin import axes_admin_declare_permissions
+from drivenow_contracts.server.admin import NulSafeAdmin
 from customers.models import Customer
-from drivenow_servicekit.errors import DomainError
-from drivenow_servicekit.fields import parse_uuid
+from drivenow_contracts.server.errors import DomainError
+from drivenow_contracts.server.fields import parse_uuid
 
 from . import services
 from .models import IdempotencyKey, OutboxMessage, OutboxStatus, Rental

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.permissions import IsStaff
-from drivenow_servicekit.errors import problem_docs
-from drivenow_servicekit.fields import parse_uuid
+from drivenow_contracts.server.errors import problem_docs
+from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import RentalFilter
@@ -91,7 +91,7 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
-        if isinstance(exc, errors.InventoryUnavailable):
+        if isinstance(exc, errors.RentalInventoryUnavailable):
             response["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, errors.ReplayedProblem):
             response[REPLAYED_HEADER] = "true"

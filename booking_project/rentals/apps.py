@@ -7,6 +7,6 @@ class RentalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from drivenow_servicekit.metrics import register_business_collectors
+        from config.metrics import register_business_collectors
 
         register_business_collectors()

@@ -5,7 +5,7 @@ from django.conf import settings
 from drivenow_contracts import ErrorCode
 
 from customers.errors import CustomerNotFound
-from drivenow_servicekit.errors import DomainError
+from drivenow_contracts.server.errors import DomainError
 
 
 class RentalNotFound(DomainError):
@@ -26,15 +26,15 @@ class RentalCustomerInactive(DomainError):
     code, http_status, default_detail = ErrorCode.CUSTOMER_INACTIVE, 422, "A deactivated customer cannot rent."
 
 
-class CarUnavailable(DomainError):
+class RentalCarUnavailable(DomainError):
     code, http_status, default_detail = ErrorCode.CAR_UNAVAILABLE, 409, "The car is not available."
 
 
-class CarNotFound(DomainError):
+class RentalCarNotFound(DomainError):
     code, http_status, default_detail = ErrorCode.CAR_NOT_FOUND, 422, "Inventory has no car with this id."
 
 
-class InventoryUnavailable(DomainError):
+class RentalInventoryUnavailable(DomainError):
     """The outcome of the reserve call is unknown: the rental failed and a release is queued, so nothing stays
     held — or, with an Idempotency-Key, it stays pending for the retry (and the sweep, if none comes)."""
 
@@ -69,6 +69,6 @@ def error_of_failure(failure_code: str | None) -> DomainError | None:
     """What a start answers for a rental that failed this way; None: the outcome was unknown (a 503, not kept)."""
     from .models import FailureCode
 
-    error_type = {FailureCode.CAR_UNAVAILABLE: CarUnavailable, FailureCode.CAR_NOT_FOUND: CarNotFound}.get(
+    error_type = {FailureCode.CAR_UNAVAILABLE: RentalCarUnavailable, FailureCode.CAR_NOT_FOUND: RentalCarNotFound}.get(
         failure_code or "")
     return error_type() if error_type is not None else None

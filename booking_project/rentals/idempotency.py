@@ -30,7 +30,7 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from drivenow_servicekit.errors import problem
+from drivenow_contracts.server.errors import problem
 
 from . import errors
 from .models import IdempotencyKey, IdempotencyState, OutboxMessage, OutboxStatus, Rental, RentalStatus
@@ -100,7 +100,7 @@ def idempotency_claim(*, request: IdempotencyRequest, rental_id: UUID) -> Stored
 
     Returns the stored answer for a replay, or Resumed when an earlier attempt answered 503 and its rental is
     still pending. Raises IdempotencyKeyReused (another body), IdempotencyKeyInUse (the first request is still
-    running), or InventoryUnavailable while the release of an earlier attempt's abandoned rental is undelivered.
+    running), or RentalInventoryUnavailable while the release of an earlier attempt's abandoned rental is undelivered.
     An expired key is forgotten and claimed afresh.
     """
     if not connection.in_atomic_block:
@@ -152,7 +152,7 @@ def _resume(key: IdempotencyKey) -> Resumed | None:
     if rental is not None and OutboxMessage.objects.filter(
         reservation_id=rental.id, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
     ).exists():
-        raise errors.InventoryUnavailable(
+        raise errors.RentalInventoryUnavailable(
             "An earlier attempt with this Idempotency-Key is still being undone in inventory; try again shortly."
         )
     key.delete()

@@ -11,8 +11,8 @@ import requests
 from django.conf import settings
 from drivenow_contracts import InventoryClient
 
-from drivenow_servicekit.health import forget_ready_reports
-from drivenow_servicekit.observability import request_id_var
+from drivenow_contracts.server.health import forget_ready_reports
+from drivenow_contracts.server.request_id import request_id_var
 
 from . import metrics
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from drivenow_contracts import InventoryUnavailable
 
-from drivenow_servicekit.observability import request_id_var
+from drivenow_contracts.server.request_id import request_id_var
 
 from .idempotency import idempotency_purge_expired
 from .inventory import inventory_call_budget

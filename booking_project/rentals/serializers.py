@@ -1,7 +1,7 @@
 """Shapes of what the rental API reads and writes. Input parsing only; the rules live in services."""
 from __future__ import annotations
 
-from drivenow_servicekit.fields import StrictDateTimeField, UUIDStringField
+from drivenow_contracts.server.fields import StrictDateTimeField, UUIDStringField
 from rest_framework import serializers
 
 from .models import Rental

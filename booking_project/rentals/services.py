@@ -72,9 +72,9 @@ def rental_start(
     """Take the car for the customer through inventory. Returns the active rental, or the stored first answer
     when `idempotency` names a key already answered.
 
-    Raises RentalCustomerNotFound, RentalCustomerInactive, CarUnavailable, CarNotFound, InventoryUnavailable
-    (the rental is then failed and nothing stays held; with a key it stays pending for the retry),
-    IdempotencyKeyReused, IdempotencyKeyInUse.
+    Raises RentalCustomerNotFound, RentalCustomerInactive, RentalCarUnavailable, RentalCarNotFound,
+    RentalInventoryUnavailable (the rental is then failed and nothing stays held; with a key it stays pending for
+    the retry), IdempotencyKeyReused, IdempotencyKeyInUse.
     """
     _no_transaction_open()
     opened = _rental_open(
@@ -218,13 +218,13 @@ def _rental_fail(rental: Rental, failure: FailureCode, *, release: bool) -> None
 
 def _raise_if_failed(rental: Rental) -> None:
     if rental.status == RentalStatus.PENDING:
-        raise errors.InventoryUnavailable(
+        raise errors.RentalInventoryUnavailable(
             "Inventory could not be reached in time. Retry with the same Idempotency-Key to carry on with this "
             "rental; a car it may hold is released if nobody does."
         )
     if rental.status != RentalStatus.FAILED:
         return
-    raise errors.error_of_failure(rental.failure_code) or errors.InventoryUnavailable()
+    raise errors.error_of_failure(rental.failure_code) or errors.RentalInventoryUnavailable()
 
 
 def rental_end(*, rental_id: UUID) -> Rental:

@@ -1,6 +1,7 @@
 """Fixtures of the contracts suite: one live inventory server (gunicorn on a fresh database) for the whole session."""
 from __future__ import annotations
 
+from pathlib import Path
 import uuid
 from collections.abc import Iterator
 from uuid import UUID
@@ -11,13 +12,16 @@ from drivenow_contracts import InventoryClient
 
 from .live import CarMaker, LiveInventory
 
+# The service this package is the contract of: the sibling project in this repository.
+INVENTORY_PROJECT = Path(__file__).resolve().parents[2] / "inventory_project"
+
 
 @pytest.fixture(scope="session")
 def live_inventory() -> Iterator[LiveInventory]:
     """Inventory under gunicorn on database `contracts_it_inventory` (recreated), with its two accounts."""
-    from drivenow_servicekit.testing import live_service
+    from drivenow_contracts.testing import live_service
 
-    with live_service("inventory", db_name="contracts_it_inventory") as inventory:
+    with live_service(INVENTORY_PROJECT, db_prefix="INVENTORY", db_name="contracts_it_inventory") as inventory:
         service_token = inventory.manage("create_service_account").strip()
         staff_token = inventory.manage("seed_demo").strip()
         yield LiveInventory(service=inventory, service_token=service_token, staff_token=staff_token)

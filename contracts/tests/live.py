@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import requests
-from drivenow_servicekit.testing import LiveService
+from drivenow_contracts.testing import LiveService
 
 from drivenow_contracts import InventoryClient
 

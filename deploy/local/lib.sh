@@ -27,7 +27,7 @@ dn_venv() {
     dn_log "installing pinned requirements (first run takes a minute; log: $log)"
     "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" >"$log" 2>&1 \
       || { tail -n 20 "$log" >&2; dn_die "pip install failed"; }
-    "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts" -e "$DN_ROOT/servicekit" \
+    "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts[server,testing]" \
       >>"$log" 2>&1 || { tail -n 20 "$log" >&2; dn_die "installing the local packages failed"; }
     echo "$want" >"$stamp"
   fi

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 import requests
-from drivenow_servicekit.testing import LiveService, free_port, live_service
+from drivenow_contracts.testing import LiveService, free_port, live_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIB = REPO_ROOT / "deploy" / "local" / "lib.sh"
@@ -62,7 +62,7 @@ def service_on(cluster: Cluster, name: str, db_name: str, env: dict[str, str], l
     saved = os.environ.get("DN_TEST_PG_PORT")
     os.environ["DN_TEST_PG_PORT"] = str(cluster.port)
     try:
-        manager = live_service(name, db_name=db_name, env=env, log_dir=log_dir)
+        manager = live_service(REPO_ROOT / f"{name}_project", db_prefix=name.upper(), db_name=db_name, env=env, log_dir=log_dir)
         service = manager.__enter__()
     finally:
         if saved is None:

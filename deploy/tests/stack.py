@@ -1,6 +1,9 @@
 """The local stack as the deploy tests see it: nginx as the gateway in front of two gunicorn instances of each
-service, each pair sharing one fresh database of the test cluster (drivenow_servicekit.testing.live_service)."""
+service, each pair sharing one fresh database of the test cluster (drivenow_contracts.testing.live_service)."""
 from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
 
 import os
 import shutil
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from drivenow_servicekit.testing import LiveService, free_port, live_service
+from drivenow_contracts.testing import LiveService, free_port, live_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RENDER = REPO_ROOT / "deploy" / "gateway" / "render.py"
@@ -133,7 +136,7 @@ class Gateway:
 def second_instance(first: LiveService, log_dir: Path) -> LiveService:
     """Another gunicorn of the same service on the same database, on its own free port."""
     port = free_port()
-    other = LiveService(first.name, first.db_name, port, dict(first.env),
+    other = LiveService(first.name, first.db_name, port, dict(first.env), first.project_dir,
                         log_path=log_dir / f"{first.db_name}-{port}.log")
     other.start()
     return other
@@ -160,7 +163,7 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
     with ExitStack() as stack:
         # Ports of the gateway first: booking is told where inventory's internal listener will be.
         inventory_a = stack.enter_context(
-            live_service("inventory", db_name=f"deploy_{name}_inventory", env=INSTANCE_ENV, log_dir=log_dir)
+            live_service(REPO_ROOT / "inventory_project", db_prefix="INVENTORY", db_name=f"deploy_{name}_inventory", env=INSTANCE_ENV, log_dir=log_dir)
         )
         inventory_a.manage("create_service_account", "--token", SERVICE_TOKEN)
         inventory_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
@@ -181,7 +184,7 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
                 **(booking_env or {}),
             }
             booking_a = stack.enter_context(
-                live_service("booking", db_name=f"deploy_{name}_booking", env=booking_env, log_dir=log_dir)
+                live_service(REPO_ROOT / "booking_project", db_prefix="BOOKING", db_name=f"deploy_{name}_booking", env=booking_env, log_dir=log_dir)
             )
             booking_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
             booking_b = second_instance(booking_a, log_dir)
@@ -195,3 +198,14 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
 
         gateway.start()
         yield Stack(gateway=gateway, inventory=inventories, booking=bookings, log_dir=log_dir)
+
+
+def published_secrets(project: str) -> ModuleType:
+    """`<project>/config/published_secrets.py`, the list of example secrets that project's production settings
+    refuse (each project keeps its own copy; the deploy tests hold both to the repository's example files)."""
+    path = REPO_ROOT / project / "config" / "published_secrets.py"
+    spec = importlib.util.spec_from_file_location(f"{project}_published_secrets", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -230,7 +230,7 @@ def test_the_gateway_serves_its_pages_from_a_checkout_only_its_owner_can_enter(n
     checkout.mkdir(mode=0o700)
     os.chmod(tmp_path, 0o700)
     shutil.copytree(REPO_ROOT / "deploy" / "gateway", checkout / "deploy" / "gateway")
-    from drivenow_servicekit.testing import free_port
+    from drivenow_contracts.testing import free_port
 
     gateway = Gateway(nginx, inventory=[f"127.0.0.1:{free_port()}"], booking=[f"127.0.0.1:{free_port()}"],
                       prefix=checkout / ".drivenow" / "nginx", render_script=checkout / "deploy" / "gateway" / "render.py")
@@ -292,7 +292,7 @@ def test_a_body_over_one_mebibyte_is_refused_by_the_gateway(stack, staff):
 
 
 def test_no_live_instance_is_a_problem_json_502(nginx, tmp_path):
-    from drivenow_servicekit.testing import free_port
+    from drivenow_contracts.testing import free_port
 
     dead = Gateway(nginx, inventory=[f"127.0.0.1:{free_port()}"], booking=[f"127.0.0.1:{free_port()}"])
     try:

@@ -11,7 +11,7 @@ from gunicorn.config import Config
 from gunicorn.http.parser import RequestParser
 from gunicorn.http.wsgi import Response
 
-from drivenow_servicekit.gunicorn_worker import HeadWithBodyResponse
+from drivenow_contracts.server.gunicorn_worker import HeadWithBodyResponse
 
 
 class RecordingSocket:

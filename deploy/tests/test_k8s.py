@@ -176,10 +176,15 @@ def test_booking_talks_to_the_inventory_service_directly():
     assert config["BOOKING_INVENTORY_URL"] == "http://inventory:3131"
 
 
-def test_production_refuses_every_value_of_the_secret_example():
+@pytest.mark.parametrize("project", ["inventory_project", "booking_project"])
+def test_production_refuses_every_value_of_the_secret_example(project):
     # Whoever applies the example as it is gets services that refuse to start, not a cluster with public keys.
     from django.core.exceptions import ImproperlyConfigured
-    from drivenow_servicekit.published_secrets import is_published, refuse_published_secrets
+
+    from stack import published_secrets
+
+    is_published, refuse_published_secrets = (getattr(published_secrets(project), name)
+                                              for name in ("is_published", "refuse_published_secrets"))
 
     secrets = [doc for doc in load(K8S / "secret.example.yaml") if doc["kind"] == "Secret"]
     assert {secret["metadata"]["name"] for secret in secrets} == {"inventory-secrets", "booking-secrets"}

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from drivenow_servicekit.testing import free_port, free_ports
+from drivenow_contracts.testing import free_port, free_ports
 
 from stack import REPO_ROOT
 

@@ -4,8 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from drivenow_servicekit import health
-from drivenow_servicekit.metrics import metrics_view
+from drivenow_contracts.server import health
+from config.metrics import metrics_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),
@@ -20,7 +20,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
 ]
 
-handler400 = "drivenow_servicekit.errors.handler400"
-handler403 = "drivenow_servicekit.errors.handler403"
-handler404 = "drivenow_servicekit.errors.handler404"
-handler500 = "drivenow_servicekit.errors.handler500"
+handler400 = "drivenow_contracts.server.errors.handler400"
+handler403 = "drivenow_contracts.server.errors.handler403"
+handler404 = "drivenow_contracts.server.errors.handler404"
+handler500 = "drivenow_contracts.server.errors.handler500"

@@ -10,8 +10,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
-from drivenow_servicekit.admin import ApiRulesForm, NulSafeAdmin, axes_admin_declare_permissions
-from drivenow_servicekit.errors import DomainError
+from config.admin import axes_admin_declare_permissions
+from drivenow_contracts.server.admin import ApiRulesForm, NulSafeAdmin
+from drivenow_contracts.server.errors import DomainError
 
 from . import errors, services
 from .models import Car, CarStatus, Reservation

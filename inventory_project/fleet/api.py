@@ -9,8 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from drivenow_servicekit.errors import DomainError, problem_docs
-from drivenow_servicekit.fields import parse_uuid
+from drivenow_contracts.server.errors import DomainError, problem_docs
+from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import CarFilter, ReservationFilter

@@ -1,7 +1,7 @@
 """The inventory domain's errors, each with its stable code and HTTP status."""
 from drivenow_contracts import ErrorCode
 
-from drivenow_servicekit.errors import DomainError
+from drivenow_contracts.server.errors import DomainError
 
 
 class CarNotFound(DomainError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from drivenow_servicekit.fields import (
+from drivenow_contracts.server.fields import (
     FullMatchValidator,
     PlainTextField,
     StrictCharField,

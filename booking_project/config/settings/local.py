@@ -1,5 +1,5 @@
 """Developer machine: an insecure key and the local cluster of `deploy/local/run.sh`."""
-from drivenow_servicekit.settings import env, env_bool
+from config.env import env, env_bool
 
 from .base import *  # noqa: F403
 

@@ -13,7 +13,7 @@ from uuid import UUID
 import requests
 from drivenow_contracts import InventoryClient
 
-from drivenow_servicekit.testing import LiveService
+from drivenow_contracts.testing import LiveService
 
 
 def drop_database(name: str) -> None:

@@ -91,6 +91,6 @@ def test_nothing_in_the_booking_admin_can_be_deleted_or_edited_by_hand(active_re
 def test_every_admin_action_declares_its_permissions():
     """An action without `permissions` is offered to anyone who may view the list: none may be (ours or a library's)."""
     from django.contrib import admin
-    from drivenow_servicekit.admin import actions_without_permissions
+    from drivenow_contracts.testing import actions_without_permissions
 
     assert actions_without_permissions(admin.site) == []

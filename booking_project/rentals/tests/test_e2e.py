@@ -5,6 +5,7 @@ without touching it; stopping inventory is a real stop of its gunicorn.
 """
 from __future__ import annotations
 
+from django.conf import settings
 import os
 import signal
 import tempfile
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from drivenow_servicekit.testing import LiveService, live_service
+from drivenow_contracts.testing import LiveService, live_service
 from rentals.tests.support import LiveInventory, TcpProxy, drop_database, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +73,7 @@ def stack(live_inventory: LiveInventory) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="booking-e2e-metrics-") as metrics_dir:
         env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         try:
-            with live_service("booking", db_name=db_name, env=env) as booking:
+            with live_service(settings.BASE_DIR, db_prefix="BOOKING", db_name=db_name, env=env) as booking:
                 token = booking.manage("seed_demo").strip()
                 booking.spawn("run_outbox_relay", "--interval", "0.2")
                 yield Stack(live_inventory, booking, proxy, token)
@@ -251,7 +252,8 @@ def test_docs_schema_health_and_metrics_are_served(stack: Stack) -> None:
         assert requests.get(stack.booking.url + path, timeout=10).status_code == 200, path
     # The client's latency histogram has series once booking has called inventory (also when this test runs alone).
     unknown_car = {"car_id": str(uuid.uuid4()), "customer_id": stack.new_customer()}
-    assert stack.call("POST", "/api/v1/rentals/", unknown_car).status_code == 404
+    refused = stack.call("POST", "/api/v1/rentals/", unknown_car)
+    assert refused.status_code == 422 and refused.json()["code"] == "car_not_found", refused.text
     metrics = requests.get(stack.booking.url + "/metrics", timeout=10).text
     for name in ("booking_inventory_client_seconds_bucket", "booking_outbox_oldest_pending_age_seconds",
                  "booking_outbox_dead", "django_http_requests_total_by_method_total"):

@@ -3,6 +3,7 @@ it — every check, every phase (stateful included: links inferred from the sche
 against booking under gunicorn, reserving real cars in a live inventory."""
 from __future__ import annotations
 
+from django.conf import settings
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.utils import timezone
-from drivenow_servicekit.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
-from drivenow_servicekit.testing import live_service
+from drivenow_contracts.testing.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
+from drivenow_contracts.testing import live_service
 
 from rentals.tests.support import drop_database
 
@@ -27,7 +28,7 @@ def booking(live_inventory, metrics_dir):
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
     try:
-        with live_service("booking", db_name=db_name, env=env) as service:
+        with live_service(settings.BASE_DIR, db_prefix="BOOKING", db_name=db_name, env=env) as service:
             yield service, service.manage("seed_demo").strip()
     finally:
         drop_database(db_name)

@@ -13,8 +13,8 @@ import json
 import uuid
 
 import pytest
-from drivenow_servicekit.testing import BadRequest as Bad
-from drivenow_servicekit.testing import assert_problem
+from drivenow_contracts.testing import BadRequest as Bad
+from drivenow_contracts.testing import assert_problem
 
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory

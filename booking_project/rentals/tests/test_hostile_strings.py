@@ -1,5 +1,5 @@
 """Every JSON string field of booking's write endpoints (rentals and customers), taken from its own OpenAPI document,
-against hostile near misses (drivenow_servicekit.hostile): a newline after an id, a BOM before it, braces around it,
+against hostile near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM before it, braces around it,
 full-width digits, lone surrogates, … A value the schema refuses gets a 4xx problem and writes nothing (no customer,
 rental, outbox message or idempotency key); nothing is a 5xx. Booking talks to a live inventory, so a value the
 schema allows goes all the way.
@@ -9,7 +9,7 @@ and separator characters), derandomized so a run is the same run every time."""
 from __future__ import annotations
 
 import pytest
-from drivenow_servicekit.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
+from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

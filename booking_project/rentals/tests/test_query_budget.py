@@ -5,8 +5,8 @@ Counted as in production: a warm token cache (front-desk tokens are used all day
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from drivenow_servicekit.auth import token_cache
-from drivenow_servicekit.testing import statement_labels
+from drivenow_contracts.server.auth import token_cache
+from drivenow_contracts.testing import statement_labels
 
 from rentals.models import OutboxMessage
 

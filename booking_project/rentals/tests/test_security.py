@@ -50,10 +50,9 @@ def test_production_refuses_to_start_without_its_secrets(env, message):
 
 def test_throttling_and_lockout_are_configured():
     classes = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
-    assert classes == ["drivenow_servicekit.security.AnonRateThrottle",
-                       "drivenow_servicekit.security.UserRateThrottle",
-                       "drivenow_servicekit.security.ServiceRateThrottle"]
-    assert settings.DRIVENOW_SERVICE_PERMISSIONS == []  # booking has no service accounts of its own
+    assert classes == ["config.security.AnonRateThrottle", "config.security.UserRateThrottle"]
+    # Booking has no service accounts calling it: no `service` scope (inventory has one, for booking's account).
+    assert set(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]) == {"anon", "user"}
     assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
 
 

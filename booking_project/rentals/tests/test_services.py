@@ -47,7 +47,7 @@ def test_a_taken_car_fails_with_car_unavailable_and_queues_nothing(inventory, cu
     car_id = inventory.make_car()
     services.rental_start(car_id=car_id, customer_id=customer.id)
     failed_before = _counter(metrics.RENTALS_FAILED, code="car_unavailable")
-    with pytest.raises(errors.CarUnavailable):
+    with pytest.raises(errors.RentalCarUnavailable):
         services.rental_start(car_id=car_id, customer_id=customer.id)
     failed = Rental.objects.get(status=RentalStatus.FAILED)
     assert failed.failure_code == FailureCode.CAR_UNAVAILABLE and failed.started_at is None
@@ -56,12 +56,12 @@ def test_a_taken_car_fails_with_car_unavailable_and_queues_nothing(inventory, cu
 
 
 def test_a_car_in_maintenance_is_unavailable(inventory, customer):
-    with pytest.raises(errors.CarUnavailable):
+    with pytest.raises(errors.RentalCarUnavailable):
         services.rental_start(car_id=inventory.make_car(status="maintenance"), customer_id=customer.id)
 
 
 def test_an_unknown_car_fails_with_car_not_found(inventory, customer):
-    with pytest.raises(errors.CarNotFound) as caught:
+    with pytest.raises(errors.RentalCarNotFound) as caught:
         services.rental_start(car_id=uuid.uuid4(), customer_id=customer.id)
     assert caught.value.http_status == 422
     assert Rental.objects.get().failure_code == FailureCode.CAR_NOT_FOUND
@@ -88,7 +88,7 @@ def test_expected_return_must_be_in_the_future(inventory_down, customer):
 
 def test_inventory_down_fails_fast_and_queues_a_release(inventory_down, customer):
     began = time.monotonic()
-    with pytest.raises(errors.InventoryUnavailable):
+    with pytest.raises(errors.RentalInventoryUnavailable):
         services.rental_start(car_id=uuid.uuid4(), customer_id=customer.id)
     assert time.monotonic() - began < 2.0
     rental = Rental.objects.get()
@@ -110,7 +110,7 @@ def test_any_unexpected_answer_to_reserve_is_an_unknown_outcome(point_inventory,
     point_inventory("http://inventory.test", "token")
     with responses.RequestsMock() as mocked:
         mocked.add(responses.POST, "http://inventory.test/api/v1/reservations/", json=body, status=status)
-        with pytest.raises(errors.InventoryUnavailable):
+        with pytest.raises(errors.RentalInventoryUnavailable):
             services.rental_start(car_id=uuid.uuid4(), customer_id=customer.id)
     rental = Rental.objects.get()
     assert rental.failure_code == FailureCode.INVENTORY_UNAVAILABLE
@@ -154,7 +154,7 @@ def test_end_rolls_back_with_its_outbox_row(inventory, customer):
 
 
 def test_only_an_active_rental_can_end(inventory_down, customer):
-    with pytest.raises(errors.InventoryUnavailable):
+    with pytest.raises(errors.RentalInventoryUnavailable):
         services.rental_start(car_id=uuid.uuid4(), customer_id=customer.id)
     failed = Rental.objects.get()
     pending = Rental.objects.create(car_id=uuid.uuid4(), customer=customer)
@@ -185,7 +185,7 @@ def test_a_start_whose_rental_the_sweep_failed_meanwhile_frees_the_car_again(inv
         return outcome
 
     monkeypatch.setattr(services, "_reserve", reserve_then_sweep)
-    with pytest.raises(errors.InventoryUnavailable):
+    with pytest.raises(errors.RentalInventoryUnavailable):
         services.rental_start(car_id=inventory.make_car(), customer_id=customer.id)
     rental = Rental.objects.get()
     assert (rental.status, rental.failure_code, rental.started_at) == (RentalStatus.FAILED, FailureCode.ABANDONED, None)
@@ -255,7 +255,7 @@ def test_a_start_whose_activation_failed_after_the_hold_is_never_activated_later
     monkeypatch.undo()
     orphan = Rental.objects.get()
     assert orphan.status == RentalStatus.PENDING and inventory.car_status(car_id) == "rented"
-    with pytest.raises(errors.CarUnavailable):  # the client's retry meets the orphan's hold
+    with pytest.raises(errors.RentalCarUnavailable):  # the client's retry meets the orphan's hold
         services.rental_start(car_id=car_id, customer_id=customer.id)
 
     assert services.rental_sweep_pending(older_than=timedelta(0)) == 1

@@ -143,7 +143,7 @@ def test_a_view_only_account_is_offered_no_car_action_and_a_posted_one_changes_n
 def test_every_admin_action_declares_its_permissions():
     """An action without `permissions` is offered to anyone who may view the list: none may be (ours or a library's)."""
     from django.contrib import admin
-    from drivenow_servicekit.admin import actions_without_permissions
+    from drivenow_contracts.testing import actions_without_permissions
 
     assert actions_without_permissions(admin.site) == []
 

@@ -150,7 +150,7 @@ def test_invalid_filter_values_are_400(anon):
 
 
 def test_filter_form_class_is_built_once_and_requests_share_no_state(anon):
-    """CarFilter keeps its form class (drivenow_servicekit.filters.FilterSet): a bad value in one request must
+    """CarFilter keeps its form class (drivenow_contracts.server.filters.FilterSet): a bad value in one request must
     not leak into the next, and a good one must not stick."""
     from django.http import QueryDict
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from drivenow_servicekit.auth import token_cache
+from drivenow_contracts.server.auth import token_cache
 from rest_framework.authtoken.models import Token
 
 from fleet.tests.factories import CarFactory

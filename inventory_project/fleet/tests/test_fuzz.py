@@ -4,13 +4,14 @@ valid input accepted, auth enforced, …) in every phase, stateful included (lin
 fixed seed and a fresh one. Staff token for the fleet, the booking service's token for reservations."""
 from __future__ import annotations
 
+from django.conf import settings
 import os
 from pathlib import Path
 
 import psycopg
 import pytest
-from drivenow_servicekit.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
-from drivenow_servicekit.testing import live_service, pg_port
+from drivenow_contracts.testing.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
+from drivenow_contracts.testing import live_service, pg_port
 
 pytestmark = pytest.mark.fuzz
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.fuzz
 def inventory():
     db_name = f"fuzz_inventory_{os.getpid()}"
     try:
-        with live_service("inventory", db_name=db_name) as service:
+        with live_service(settings.BASE_DIR, db_prefix="INVENTORY", db_name=db_name) as service:
             yield service, {
                 "service": service.manage("create_service_account").strip(),
                 "staff": service.manage("seed_demo").strip(),

@@ -19,8 +19,8 @@ import uuid
 from datetime import date
 
 import pytest
-from drivenow_servicekit.testing import BadRequest as Bad
-from drivenow_servicekit.testing import assert_problem
+from drivenow_contracts.testing import BadRequest as Bad
+from drivenow_contracts.testing import assert_problem
 
 from fleet.models import Car, Reservation
 from fleet.tests.factories import CarFactory

@@ -1,5 +1,5 @@
 """Every JSON string field of the fleet's write endpoints, taken from its own OpenAPI document, against hostile
-near misses (drivenow_servicekit.hostile): a newline after an id, a BOM before it, braces around it, full-width
+near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM before it, braces around it, full-width
 digits, lone surrogates, … A value the schema refuses gets a 4xx problem and writes nothing; nothing is a 5xx.
 
 Every single change to every field is tried once; then hypothesis stacks up to three of them (and drawn control
@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from drivenow_servicekit.hostile import MUTATIONS, hostile_values, json_body, judge, schema_allows, string_fields
+from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, schema_allows, string_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -6,8 +6,8 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from drivenow_servicekit.auth import token_cache
-from drivenow_servicekit.testing import statement_labels
+from drivenow_contracts.server.auth import token_cache
+from drivenow_contracts.testing import statement_labels
 
 from fleet.models import Car, CarStatus
 from fleet.tests.factories import CarFactory

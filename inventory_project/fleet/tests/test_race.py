@@ -1,18 +1,19 @@
 """Many clients racing for one car over real HTTP to gunicorn: exactly one wins, PostgreSQL holds one hold."""
+from django.conf import settings
 import threading
 import uuid
 
 import psycopg
 import pytest
 import requests
-from drivenow_servicekit.testing import live_service, pg_port
+from drivenow_contracts.testing import live_service, pg_port
 
 RACERS = 32
 
 
 @pytest.fixture(scope="module")
 def inventory():
-    with live_service("inventory", db_name="inventory_race") as service:
+    with live_service(settings.BASE_DIR, db_prefix="INVENTORY", db_name="inventory_race") as service:
         yield service
 
 

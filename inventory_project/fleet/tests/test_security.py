@@ -1,4 +1,4 @@
-"""Throttling, admin login lockout, production security headers: the shared guards (drivenow_servicekit.security)
+"""Throttling, admin login lockout, production security headers: the shared guards (config.security)
 as the inventory service applies them. Booking runs the same code (rentals/tests/test_security.py checks its
 settings)."""
 from __future__ import annotations

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         ]
         Car.objects.bulk_create(batch, batch_size=2000)
         # As after any bulk load: fresh statistics now, not whenever autovacuum next wakes. Without them the car
-        # list was planned blind: in the load test PostgreSQL took 67% of a core for 430 lists/s (35% for 578 with).
+        # list is planned blind, and PostgreSQL spends about twice the CPU on it (README, "Performance").
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Car._meta.db_table}")
         self.stdout.write(f"{cars} cars added")

@@ -2,8 +2,8 @@
 
 `run_schemathesis` writes a schemathesis.toml (which token each operation uses, which answers count as
 accepting valid data), runs `st run` against the service's own /schema and returns the JSON report. This module
-is also the run's hooks module (`hooks = "drivenow_servicekit.fuzzing"`): it teaches schemathesis to generate
-the `plain-text` format the schema uses for free text (see drivenow_servicekit.fields).
+is also the run's hooks module (`hooks = "drivenow_contracts.testing.fuzzing"`): it teaches schemathesis to generate
+the `plain-text` format the schema uses for free text (see drivenow_contracts.server.fields).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def write_config(
         return "{ " + ", ".join(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in values.items()) + " }"
 
     lines = [
-        'hooks = "drivenow_servicekit.fuzzing"',
+        'hooks = "drivenow_contracts.testing.fuzzing"',
         f"headers = {table(headers)}",
         "[generation]",
         f"max-examples = {max_examples}",
@@ -120,7 +120,7 @@ def fuzz_seeds() -> list[int]:
 
 
 def fuzz_examples(default: int = 100) -> int:
-    """Cases per operation and phase (DN_FUZZ_EXAMPLES): 100 keeps both services' runs near a minute on 2 cores."""
+    """Cases per operation and phase (DN_FUZZ_EXAMPLES); the default keeps the suites' runs short."""
     return int(os.environ.get("DN_FUZZ_EXAMPLES", default))
 
 
@@ -148,7 +148,7 @@ def _register_formats() -> None:
         from hypothesis import strategies as st
     except ImportError:  # imported outside a fuzz run
         return
-    from .fields import PLAIN_TEXT_FORMAT
+    from drivenow_contracts.server.fields import PLAIN_TEXT_FORMAT
 
     printable = st.characters(categories=("L", "M", "N", "P", "S", "Zs"))
     plain_text = (

@@ -1,8 +1,10 @@
-"""Real processes for end-to-end tests: a fresh database on the test cluster, migrated, served by gunicorn.
+"""The `[testing]` extra: helpers for the services' test suites; never installed in an image.
 
-Used by every suite that needs a live service (the contracts client's tests, booking's end-to-end tests):
+Real processes for end-to-end tests: a fresh database on the test cluster, migrated, a Django project (given by
+its directory) served by gunicorn. Used by every suite that needs a live service (the contracts client's tests,
+booking's end-to-end tests, the system tests in deploy/tests):
 
-    with live_service("inventory", db_name="e2e_inventory") as inventory:
+    with live_service(INVENTORY_DIR, db_prefix="INVENTORY", db_name="e2e_inventory") as inventory:
         token = inventory.manage("create_service_account").strip()
         requests.get(inventory.url + "/api/v1/cars/")
 
@@ -30,8 +32,6 @@ from typing import Any
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-PROJECTS = {"inventory": ("inventory_project", "INVENTORY"), "booking": ("booking_project", "BOOKING")}
 
 
 def free_ports(count: int) -> int:
@@ -82,6 +82,7 @@ class LiveService:
     db_name: str
     port: int
     env: dict[str, str]
+    project_dir: Path
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -89,10 +90,6 @@ class LiveService:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def project_dir(self) -> Path:
-        return REPO_ROOT / PROJECTS[self.name][0]
 
     def manage(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         """Run `manage.py <args>` against this service's database; returns stdout."""
@@ -173,10 +170,18 @@ class LiveService:
 
 @contextmanager
 def live_service(
-    name: str, *, db_name: str, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+    project_dir: Path,
+    *,
+    db_prefix: str,
+    db_name: str,
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
 ) -> Iterator[LiveService]:
-    """A fresh database `db_name`, migrated, and the service under gunicorn on a free port (local settings)."""
-    project, prefix = PROJECTS[name]
+    """A fresh database `db_name`, migrated, and the Django project in `project_dir` (its `manage.py`, its
+    `config/gunicorn.conf.py`) under gunicorn on a free port, with local settings. The project reads its database
+    from `<db_prefix>_DB_*`; the service is named after its directory (`inventory_project` → `inventory`)."""
+    project_dir = Path(project_dir).resolve()
+    prefix, name = db_prefix, project_dir.name.removesuffix("_project")
     recreate_database(db_name)
     port = free_port()
     service_env = {
@@ -195,7 +200,7 @@ def live_service(
     }
     log_dir = log_dir or Path(os.environ.get("DN_TEST_LOG_DIR", "/tmp"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    service = LiveService(name, db_name, port, service_env, log_path=log_dir / f"{db_name}-{port}.log")
+    service = LiveService(name, db_name, port, service_env, project_dir, log_path=log_dir / f"{db_name}-{port}.log")
     service.manage("migrate", "--noinput")
     try:
         service.start()
@@ -266,3 +271,16 @@ def statement_labels(queries: list[dict[str, Any]]) -> list[str]:
         match = None if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "WITH")) else _STATEMENT.match(sql)
         labels.append(f"{match[1]} {match[2]}" if match else sql.split(" ", 1)[0])
     return labels
+
+
+def actions_without_permissions(site: Any) -> list[str]:
+    """Every action of every ModelAdmin on `site` that declares no permission (so anyone who may view the list may
+    run it), or declares one its admin has no `has_<name>_permission` for: "Model: action"."""
+    found = []
+    for model, model_admin in site._registry.items():
+        for action in model_admin.actions or []:
+            func = getattr(model_admin, action) if isinstance(action, str) else action
+            permissions = getattr(func, "allowed_permissions", None) or ()
+            if not permissions or any(not hasattr(model_admin, f"has_{p}_permission") for p in permissions):
+                found.append(f"{model.__name__}: {getattr(func, '__name__', action)}")
+    return found

@@ -1,7 +1,7 @@
 """Who is calling and how often: the client address behind the gateway, API throttles, admin login lockout
 answers, and the Content-Security-Policy header.
 
-Throttles (DRF, rates from the environment — see base_settings): anonymous callers per client address
+Throttles (DRF, rates from the environment — see config/settings/base.py): anonymous callers per client address
 (`DJANGO_THROTTLE_ANON`), authenticated accounts per user (`DJANGO_THROTTLE_USER`), and service accounts — the
 booking service's account in inventory — in a scope of their own (`DJANGO_THROTTLE_SERVICE`, unthrottled by
 default: one account carries every rental of every booking instance, and throttling it would fail rentals).
@@ -98,7 +98,7 @@ def admin_lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
 ) -> HttpResponse:
     """django-axes' answer once a username has failed too often from one address: a 429 problem, not a page."""
-    from .errors import problem_response
+    from drivenow_contracts.server.errors import problem_response
 
     cool_off: timedelta | None = getattr(settings, "AXES_COOLOFF_TIME", None)
     seconds = int(cool_off.total_seconds()) if cool_off else 3600

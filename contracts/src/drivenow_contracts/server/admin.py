@@ -1,4 +1,4 @@
-"""Django admin pieces every DriveNow service uses."""
+"""The contract in the Django admin: what the API refuses, the admin refuses too (field rules, NUL-free text)."""
 from __future__ import annotations
 
 from typing import Any
@@ -56,35 +56,3 @@ def _messages(detail: Any) -> list[Any]:
     if isinstance(detail, dict):
         return [m for value in detail.values() for m in _messages(value)]
     return [m for value in detail for m in _messages(value)] if isinstance(detail, list) else [detail]
-
-
-def axes_admin_declare_permissions() -> None:
-    """django-axes' "Clean up expired attempts" action declares no permission, so any staff account that may view
-    the login attempts may run it, and it deletes rows. Its admin is registered again with the action needing the
-    delete permission. Called from one admin module of each service (axes' own admin is registered by then: axes
-    comes first in INSTALLED_APPS)."""
-    from axes.admin import AccessAttemptAdmin
-    from axes.models import AccessAttempt
-    from django.contrib import admin
-
-    class AccessAttemptAdminWithPermissions(AccessAttemptAdmin):  # type: ignore[misc]
-        @admin.action(description="Clean up expired attempts", permissions=["delete"])
-        def cleanup_expired_attempts(self, request: HttpRequest, queryset: Any) -> None:
-            super().cleanup_expired_attempts(request, queryset)
-
-    if admin.site.is_registered(AccessAttempt):
-        admin.site.unregister(AccessAttempt)
-        admin.site.register(AccessAttempt, AccessAttemptAdminWithPermissions)
-
-
-def actions_without_permissions(site: Any) -> list[str]:
-    """Every action of every ModelAdmin on `site` that declares no permission (so anyone who may view the list may
-    run it), or declares one its admin has no `has_<name>_permission` for: "Model: action"."""
-    found = []
-    for model, model_admin in site._registry.items():
-        for action in model_admin.actions or []:
-            func = getattr(model_admin, action) if isinstance(action, str) else action
-            permissions = getattr(func, "allowed_permissions", None) or ()
-            if not permissions or any(not hasattr(model_admin, f"has_{p}_permission") for p in permissions):
-                found.append(f"{model.__name__}: {getattr(func, '__name__', action)}")
-    return found

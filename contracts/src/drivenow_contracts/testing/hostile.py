@@ -29,7 +29,7 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft4Validator
 
-from .fields import PLAIN_TEXT_FORMAT, UUID_PATTERN
+from drivenow_contracts.server.fields import PLAIN_TEXT_FORMAT, UUID_PATTERN
 
 # Characters put before or after a valid value: line ends and spaces Python's `$`/`strip()`/`int()`/`UUID()`
 # treat as nothing, C0/C1 controls, Unicode separators, invisible format characters, lone surrogates, private use,
