@@ -25,7 +25,7 @@ class NulSafeAdmin:
         return super().get_object(request, object_id, from_field)  # type: ignore[misc]
 
 
-class ApiRulesForm(forms.ModelForm):
+class ApiRulesForm(forms.ModelForm):  # type: ignore[type-arg]
     """An admin form held to the API's rules: each of its fields that the API serializer (`api_serializer`) also
     has is checked and cleaned by that serializer field — and its `validate_<name>` — on the value as typed, so a
     plate, a name or a year the API refuses is refused here with the same message, and what is stored is what the
@@ -35,6 +35,7 @@ class ApiRulesForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # a ModelForm's clean() returns its cleaned_data
         serializer = self.api_serializer()
         for name in list(data):
             field = serializer.fields.get(name)

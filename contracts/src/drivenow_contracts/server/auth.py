@@ -65,7 +65,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         ttl = float(getattr(settings, "DRIVENOW_TOKEN_CACHE_SECONDS", 30))
         if ttl <= 0:
             return super().authenticate_credentials(key)
-        cached = token_cache.get(key)
+        cached: tuple[Any, Any] | None = token_cache.get(key)
         if cached is not None:
             return cached
         user, token = super().authenticate_credentials(key)

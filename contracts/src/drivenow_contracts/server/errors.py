@@ -188,7 +188,7 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """Schema of a problem+json body (for the OpenAPI document)."""
 
     type = serializers.CharField()
@@ -197,7 +197,9 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     instance = serializers.CharField(required=False)
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field named like Serializer.errors, on purpose
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
 
 
 def problem_docs(description: str) -> OpenApiResponse:

@@ -11,7 +11,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.core.validators import MaxValueValidator, RegexValidator
 from rest_framework import serializers
@@ -49,7 +49,7 @@ class FullMatchValidator(RegexValidator):
     also matches before a trailing newline, so Django's RegexValidator lets "+44 20\n" through `^[0-9 +]+$`."""
 
     def __call__(self, value: object) -> None:
-        if not isinstance(value, str) or not self.regex.fullmatch(value):
+        if not isinstance(value, str) or not cast("re.Pattern[str]", self.regex).fullmatch(value):
             raise serializers.ValidationError(self.message, code=self.code)
 
 
@@ -73,7 +73,7 @@ def clean_text(value: str, *, max_length: int) -> str:
 class StringOnlyMixin:
     """JSON strings only: DRF's CharField would take the number 12 as "12"."""
 
-    def to_internal_value(self, data: object) -> object:
+    def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str):
             self.fail("invalid")  # type: ignore[attr-defined]
         return super().to_internal_value(data)  # type: ignore[misc]
@@ -96,7 +96,7 @@ class StrictEmailField(StringOnlyMixin, serializers.EmailField):
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: object) -> object:
+    def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str) and any(unicodedata.category(ch) in _NOT_IN_AN_ADDRESS for ch in data):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -127,7 +127,7 @@ class StrictIntegerField(serializers.IntegerField):
         super().__init__(**kwargs)
         self.validators = [v for v in self.validators if not isinstance(v, MaxValueValidator)]
 
-    @property  # type: ignore[override]
+    @property
     def max_value(self) -> int | None:
         upper = getattr(self, "_upper", None)
         return upper() if callable(upper) else upper

@@ -56,11 +56,12 @@ def problem_response(status: int, title: str, code: str, detail: str) -> bytes:
     return head + body
 
 
-class HeadWithBodyResponse(Response):  # type: ignore[misc]
+class HeadWithBodyResponse(Response):
     """gunicorn's Response, holding the head back until the first body bytes go out with it."""
 
     _holding = False
     _head = b""
+    headers_sent: bool
 
     def send_headers(self) -> None:
         if self.headers_sent or not self._holding:
@@ -90,7 +91,7 @@ class HeadWithBodyResponse(Response):  # type: ignore[misc]
             self.sock.sendall(head + data)
 
 
-class ProblemThreadWorker(ThreadWorker):  # type: ignore[misc]
+class ProblemThreadWorker(ThreadWorker):
     def init_process(self) -> None:
         wsgi.Response = HeadWithBodyResponse  # what wsgi.create builds for each request this worker answers
         super().init_process()

@@ -86,8 +86,8 @@ def write_config(
         lines.append("[parameters]")
         lines += [f"{_toml_string(key)} = {{ dictionary = {_toml_string(name)}, probability = {probability} }}"
                   for key, (name, probability) in parameters.items()]
-    for regex, values in operation_headers.items():
-        lines += ["[[operations]]", f"include-path-regex = {_toml_string(regex)}", f"headers = {table(values)}"]
+    for regex, extra_headers in operation_headers.items():
+        lines += ["[[operations]]", f"include-path-regex = {_toml_string(regex)}", f"headers = {table(extra_headers)}"]
     path.write_text("\n".join(lines) + "\n")
 
 

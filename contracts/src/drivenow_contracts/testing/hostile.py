@@ -82,10 +82,18 @@ LOOK_ALIKES: dict[str, Callable[[str], str]] = {
     "percent-encoded": lambda v: "".join(f"%{b:02X}" for b in v.encode()),
 }
 
+def _suffixed(value: str, *, affix: str) -> str:
+    return value + affix
+
+
+def _prefixed(value: str, *, affix: str) -> str:
+    return affix + value
+
+
 # Every single change, by name: "suffix LF", "prefix BOM", "upper case", …
 MUTATIONS: dict[str, Callable[[str], str]] = {
-    **{f"suffix {name}": (lambda v, a=affix: v + a) for name, affix in AFFIXES.items()},
-    **{f"prefix {name}": (lambda v, a=affix: a + v) for name, affix in AFFIXES.items()},
+    **{f"suffix {name}": functools.partial(_suffixed, affix=affix) for name, affix in AFFIXES.items()},
+    **{f"prefix {name}": functools.partial(_prefixed, affix=affix) for name, affix in AFFIXES.items()},
     **LOOK_ALIKES,
 }
 
@@ -251,12 +259,12 @@ FORMATS.checks(PLAIN_TEXT_FORMAT)(
     lambda v: not isinstance(v, str) or (bool(v.strip()) and not _categories(v) & _INVISIBLE)
 )
 
-_Validator = jsonschema.validators.extend(Draft4Validator, {"pattern": _pattern})
+_Validator = jsonschema.validators.extend(Draft4Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
 
 
 def schema_allows(property_schema: Mapping[str, Any], value: Any) -> bool:
     """Whether the (resolved) property schema accepts `value`, its formats checked strictly (FORMATS)."""
-    return _Validator(dict(property_schema), format_checker=FORMATS).is_valid(value)
+    return bool(_Validator(dict(property_schema), format_checker=FORMATS).is_valid(value))
 
 
 def json_body(body: Mapping[str, Any]) -> bytes:
