@@ -1,19 +1,20 @@
 """Fixtures for the booking suite: staff clients, customers, and a live inventory (gunicorn, its own database)
 that booking's InventoryClient can be pointed at."""
+
 from __future__ import annotations
 
-from django.conf import settings
 import os
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
-from drivenow_contracts.testing import token_client
+from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from customers.tests.factories import CustomerFactory
+from drivenow_contracts.testing import token_client
 from rentals.inventory import reset_inventory_client
 from rentals.tests.support import LiveInventory, drop_database
 
@@ -57,7 +58,12 @@ def live_inventory(metrics_dir) -> Iterator[LiveInventory]:
 
     db_name = f"booking_it_inventory_{os.getpid()}"
     try:
-        with live_service(settings.BASE_DIR.parent / "inventory_project", db_prefix="INVENTORY", db_name=db_name, env={"PROMETHEUS_MULTIPROC_DIR": metrics_dir}) as service:
+        with live_service(
+            settings.BASE_DIR.parent / "inventory_project",
+            db_prefix="INVENTORY",
+            db_name=db_name,
+            env={"PROMETHEUS_MULTIPROC_DIR": metrics_dir},
+        ) as service:
             yield LiveInventory(
                 service=service,
                 service_token=service.manage("create_service_account").strip(),

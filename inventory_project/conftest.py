@@ -1,11 +1,12 @@
 """Fixtures for the inventory suite: users and tokens of every role, API clients, factories."""
+
 from __future__ import annotations
 
 import pytest
-from drivenow_contracts.testing import token_client
 from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
+from drivenow_contracts.testing import token_client
 from fleet.tests.factories import CarFactory
 
 

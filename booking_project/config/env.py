@@ -1,4 +1,5 @@
 """Reading the environment in settings: typed, with defaults, once."""
+
 from __future__ import annotations
 
 import os

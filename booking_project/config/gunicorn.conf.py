@@ -3,6 +3,7 @@
 Every knob can be set from the environment (GUNICORN_*). Metrics of all workers are merged through files in
 PROMETHEUS_MULTIPROC_DIR (prometheus_client multiprocess mode), made here when not given.
 """
+
 import os
 import shutil
 import tempfile

@@ -1,13 +1,14 @@
 """Routes of the booking service: the API, its docs, the admin, health and metrics."""
+
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from config.metrics import metrics_view
 from customers.urls import router as customers_router
 from drivenow_contracts.server import health
-from config.metrics import metrics_view
 from rentals.urls import router as rentals_router
 
 # One browsable API root listing both apps' resources.

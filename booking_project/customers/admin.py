@@ -1,4 +1,5 @@
 """Customers in the back office. Changes go through the same services as the API."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """HTTP endpoints of customers: thin — parse, call a service or selector, render."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view

@@ -1,5 +1,7 @@
 """Query filters of the customer list: status, and email (exact, any case)."""
+
 import django_filters
+
 from drivenow_contracts.server.filters import FilterSet, TextFilter
 
 from .models import Customer, CustomerStatus

@@ -1,4 +1,5 @@
 """Customers: who rents. Email is unique among active customers; deactivation anonymises but keeps the row."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """Who may use booking: staff accounts (front desk and back office), on every endpoint."""
+
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView

@@ -1,9 +1,10 @@
 """Shapes of what the customer API reads and writes. Input parsing only; the rules live in services."""
+
 from __future__ import annotations
 
-import re
-
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
 from drivenow_contracts.server.fields import (
     FullMatchValidator,
     PlainTextField,
@@ -11,7 +12,6 @@ from drivenow_contracts.server.fields import (
     StrictCharField,
     StrictEmailField,
 )
-from rest_framework import serializers
 
 from .models import Customer
 from .services import email_normalise
@@ -48,7 +48,15 @@ class CustomerOutput(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = [
-            "id", "name", "email", "phone", "driver_licence", "status", "created_at", "updated_at", "deactivated_at"
+            "id",
+            "name",
+            "email",
+            "phone",
+            "driver_licence",
+            "status",
+            "created_at",
+            "updated_at",
+            "deactivated_at",
         ]
         read_only_fields = fields
 
@@ -80,4 +88,3 @@ class CustomerUpdateInput(RefusedFieldsMixin, CustomerCreateInput):
     email = StrictEmailField(max_length=EMAIL_MAX_LENGTH, required=False)
     phone = StrictCharField(max_length=32, required=False, allow_blank=True, validators=[PHONE_INPUT])
     driver_licence = StrictCharField(max_length=64, required=False, allow_blank=True, validators=[LICENCE_INPUT])
-

@@ -1,4 +1,5 @@
 """Every write to customers. Email uniqueness is the database's (partial unique index on lower(email))."""
+
 from __future__ import annotations
 
 from typing import Any

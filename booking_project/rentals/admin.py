@@ -1,4 +1,5 @@
 """Rentals, idempotency keys and the outbox in the back office. Statuses move only through the services."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin import axes_admin_declare_permissions
-from drivenow_contracts.server.admin import NulSafeAdmin
 from customers.models import Customer
+from drivenow_contracts.server.admin import NulSafeAdmin
 from drivenow_contracts.server.errors import DomainError
 from drivenow_contracts.server.fields import parse_uuid
 
@@ -76,14 +77,29 @@ class RentalAdmin(ReadOnlyAdmin):
     """Read-only: rentals start through the API (which reserves the car); staff may end active ones."""
 
     list_display = [
-        "id", "car_id", "customer", "status", "failure_code", "started_at", "expected_return_at", "ended_at"
+        "id",
+        "car_id",
+        "customer",
+        "status",
+        "failure_code",
+        "started_at",
+        "expected_return_at",
+        "ended_at",
     ]
     list_filter = ["status", "failure_code", CarFilter, CustomerFilter, "created_at"]
     search_fields = ["=id", "=car_id", "customer__name", "customer__email"]
     list_select_related = ["customer"]
     readonly_fields = [
-        "id", "car_id", "customer", "status", "failure_code", "created_at", "started_at", "expected_return_at",
-        "ended_at", "updated_at",
+        "id",
+        "car_id",
+        "customer",
+        "status",
+        "failure_code",
+        "created_at",
+        "started_at",
+        "expected_return_at",
+        "ended_at",
+        "updated_at",
     ]
     actions = ["end_rentals"]
     list_per_page = 50
@@ -111,7 +127,14 @@ class RentalAdmin(ReadOnlyAdmin):
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = [
-        "id", "kind", "reservation_id", "status", "attempts", "next_attempt_at", "last_error", "created_at",
+        "id",
+        "kind",
+        "reservation_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
         "delivered_at",
     ]
     list_filter = ["status", "kind"]
@@ -138,7 +161,14 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_filter = ["state", "response_status"]
     search_fields = ["=key"]
     readonly_fields = [
-        "key", "fingerprint", "state", "rental", "response_status", "response_body", "created_at", "completed_at"
+        "key",
+        "fingerprint",
+        "state",
+        "rental",
+        "response_status",
+        "response_body",
+        "created_at",
+        "completed_at",
     ]
 
 

@@ -1,4 +1,5 @@
 """HTTP endpoints of rentals: thin — parse, call a service or selector, render."""
+
 from __future__ import annotations
 
 from uuid import UUID
@@ -25,6 +26,8 @@ AUTH = {
     401: problem_docs("`not_authenticated` or `authentication_failed`"),
     403: problem_docs("`permission_denied`: booking is for staff accounts"),
 }
+
+
 @extend_schema_view(
     list=extend_schema(summary="List rentals", responses={200: RentalOutput(many=True), 400: INVALID, **AUTH}),
     retrieve=extend_schema(summary="Get a rental", responses={200: RentalOutput, 404: NOT_FOUND, **AUTH}),
@@ -70,7 +73,9 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = RentalCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         return idempotent_start(
-            request, body=rental_create_canonical(data.validated_data), render=lambda rental: RentalOutput(rental).data,
+            request,
+            body=rental_create_canonical(data.validated_data),
+            render=lambda rental: RentalOutput(rental).data,
             start=lambda idempotency: services.rental_start(**data.validated_data, idempotency=idempotency),
         )
 

@@ -1,10 +1,11 @@
 """The rental domain's errors, each with its stable code and HTTP status."""
+
 from __future__ import annotations
 
 from django.conf import settings
-from drivenow_contracts import ErrorCode
 
 from customers.errors import CustomerNotFound
+from drivenow_contracts import ErrorCode
 from drivenow_contracts.server.errors import DomainError
 
 
@@ -70,5 +71,6 @@ def error_of_failure(failure_code: str | None) -> DomainError | None:
     from .models import FailureCode
 
     error_type = {FailureCode.CAR_UNAVAILABLE: RentalCarUnavailable, FailureCode.CAR_NOT_FOUND: RentalCarNotFound}.get(
-        failure_code or "")
+        failure_code or ""
+    )
     return error_type() if error_type is not None else None

@@ -1,5 +1,7 @@
 """Query filters of the rental list (API.md): status, car_id, customer_id."""
+
 import django_filters
+
 from drivenow_contracts.server.filters import FilterSet, UUIDFilter
 
 from .models import Rental, RentalStatus

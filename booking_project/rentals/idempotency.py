@@ -9,6 +9,7 @@ with the hold the first attempt may have made (a replay) instead of meeting that
 When the sweep has failed that rental meanwhile (and released its hold), the key starts afresh once the release
 is delivered.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -149,9 +150,12 @@ def _resume(key: IdempotencyKey) -> Resumed | None:
         raise errors.IdempotencyKeyInUse()  # settled but unanswered: never the case, and never a second rental
     # A dead release (inventory refused it for good) waits for a person's "retry now" like a pending one does:
     # until it is delivered the old hold may still be there.
-    if rental is not None and OutboxMessage.objects.filter(
-        reservation_id=rental.id, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
-    ).exists():
+    if (
+        rental is not None
+        and OutboxMessage.objects.filter(
+            reservation_id=rental.id, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
+        ).exists()
+    ):
         raise errors.RentalInventoryUnavailable(
             "An earlier attempt with this Idempotency-Key is still being undone in inventory; try again shortly."
         )
@@ -178,11 +182,15 @@ def idempotency_keep_for_retry(*, rental_id: UUID) -> None:
     """The start of this rental answered 503, or never answered (the sweep): its key, if it has one, may be
     retried. In the transaction that leaves or makes the rental so."""
     IdempotencyKey.objects.filter(rental_id=rental_id, state=IdempotencyState.IN_PROGRESS).update(
-        state=IdempotencyState.RETRYABLE)
+        state=IdempotencyState.RETRYABLE
+    )
 
 
 def idempotent_start(
-    request: Request, *, body: Mapping[str, Any], start: Callable[[IdempotencyRequest | None], Rental | StoredResponse],
+    request: Request,
+    *,
+    body: Mapping[str, Any],
+    start: Callable[[IdempotencyRequest | None], Rental | StoredResponse],
     render: Callable[[Rental], dict[str, Any]],
 ) -> Response:
     """POST /rentals/ with its Idempotency-Key, if any: run `start` with the key's request (None without one) and

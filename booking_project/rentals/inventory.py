@@ -3,14 +3,15 @@ settings.
 
 Every call carries the current request id (or the relay's) and feeds `booking_inventory_client_seconds`.
 """
+
 from __future__ import annotations
 
 import threading
 
 import requests
 from django.conf import settings
-from drivenow_contracts import InventoryClient
 
+from drivenow_contracts import InventoryClient
 from drivenow_contracts.server.health import forget_ready_reports
 from drivenow_contracts.server.request_id import request_id_var
 

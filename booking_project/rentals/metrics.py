@@ -1,4 +1,5 @@
 """Business metrics: rentals started / ended / failed, inventory call latency, and the outbox backlog."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -3,6 +3,7 @@
 The database enforces the invariants: statuses, what each status implies, one key per start request.
 Which car is free is not booking's to decide: inventory's reservation API (and its exclusion constraint) does.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -110,8 +111,9 @@ class IdempotencyKey(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(state__in=IdempotencyState.values), name="idempotency_state_valid"),
             models.CheckConstraint(
-                condition=Q(state__in=[IdempotencyState.IN_PROGRESS, IdempotencyState.RETRYABLE],
-                            response_status__isnull=True)
+                condition=Q(
+                    state__in=[IdempotencyState.IN_PROGRESS, IdempotencyState.RETRYABLE], response_status__isnull=True
+                )
                 | Q(state=IdempotencyState.COMPLETED, response_status__isnull=False, completed_at__isnull=False),
                 name="idempotency_response_iff_completed",
             ),

@@ -13,6 +13,7 @@ any other 4xx → dead, logged, and left for a human (admin: "retry now").
 Due times and leases are on the database's clock, so relays and services on hosts whose clocks disagree agree
 on when a row is due.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,16 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 from django.db.models.functions import Now
-from drivenow_contracts import ContractError, InventoryClient, InventoryRejected, InventoryUnavailable, ReservationNotFound
+from django.utils import timezone
+
+from drivenow_contracts import (
+    ContractError,
+    InventoryClient,
+    InventoryRejected,
+    InventoryUnavailable,
+    ReservationNotFound,
+)
 
 from .inventory import inventory_client
 from .models import OutboxKind, OutboxMessage, OutboxStatus
@@ -81,9 +89,7 @@ def outbox_claim_due(*, limit: int, lease: timedelta) -> list[Claim]:
     )
     lease_until = now + lease
     OutboxMessage.objects.filter(id__in=[row.id for row in rows]).update(next_attempt_at=lease_until)
-    return [
-        Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until) for row in rows
-    ]
+    return [Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until) for row in rows]
 
 
 def outbox_return_claims(*, claims: list[Claim]) -> None:
@@ -157,7 +163,12 @@ def _retry(claim: Claim, error: str) -> Delivery:
     delay = backoff_delay(claim.attempts + 1)
     log.warning(
         "outbox message %s (%s %s): attempt %d failed, next in %.1fs: %s",
-        claim.message_id, claim.kind, claim.reservation_id, claim.attempts + 1, delay, error,
+        claim.message_id,
+        claim.kind,
+        claim.reservation_id,
+        claim.attempts + 1,
+        delay,
+        error,
     )
     next_at = Now() + timedelta(seconds=delay)
     return _record(claim, Delivery.RETRY, next_attempt_at=next_at, last_error=error[:2000])
@@ -170,8 +181,10 @@ def _dead(claim: Claim, error: str) -> Delivery:
 
 def outbox_retry_now(*, message_ids: list[int]) -> int:
     """Make undelivered messages (pending or dead) due now; the admin's "retry now"."""
-    return OutboxMessage.objects.filter(id__in=message_ids).exclude(status=OutboxStatus.DELIVERED).update(
-        status=OutboxStatus.PENDING, next_attempt_at=Now()
+    return (
+        OutboxMessage.objects.filter(id__in=message_ids)
+        .exclude(status=OutboxStatus.DELIVERED)
+        .update(status=OutboxStatus.PENDING, next_attempt_at=Now())
     )
 
 

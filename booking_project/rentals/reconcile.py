@@ -3,6 +3,7 @@ booking's rentals and release the holds no rental stands behind. The outbox, tom
 keep the two in step; this finds what they missed — a bug, a restore of one database from a backup, a hand edit —
 and repairs it, with a log line and `booking_reconciler_repairs_total` for every repair. Run by the relay.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import connection, transaction
+
 from drivenow_contracts import Reservation, ReservationNotFound, ReservationState
 
 from . import metrics
@@ -66,8 +68,12 @@ def holds_reconcile(*, min_age: timedelta, should_stop: Callable[[], bool] = lam
             if status is not None:
                 report.released.append(hold.id)
                 metrics.RECONCILER_REPAIRS.labels(rental_status=status).inc()
-                log.warning("reconciler: inventory held car %s for %s, whose rental is %s; release queued",
-                            hold.car_id, hold.id, status)
+                log.warning(
+                    "reconciler: inventory held car %s for %s, whose rental is %s; release queued",
+                    hold.car_id,
+                    hold.id,
+                    status,
+                )
         if not page.next or not page.results:
             break
         offset += len(page.results)
@@ -86,20 +92,22 @@ def holds_reconcile(*, min_age: timedelta, should_stop: Callable[[], bool] = lam
             continue  # ended meanwhile
         report.rentals_without_hold.append(rental_id)
         metrics.RECONCILER_UNHELD.inc()
-        log.error("reconciler: rental %s is active but inventory holds nothing for it (car %s); needs a look",
-                  rental_id, car_id)
+        log.error(
+            "reconciler: rental %s is active but inventory holds nothing for it (car %s); needs a look",
+            rental_id,
+            car_id,
+        )
     return report
 
 
 def _unowned(holds: Iterable[Reservation]) -> list[Reservation]:
     """The holds of this page no rental owns, read without locks: one query for the rentals, one for releases."""
     candidates = {hold.id: hold for hold in holds}
-    owned = set(
-        Rental.objects.filter(id__in=candidates, status__in=_HOLDING).values_list("id", flat=True)
-    )
+    owned = set(Rental.objects.filter(id__in=candidates, status__in=_HOLDING).values_list("id", flat=True))
     on_their_way = set(
-        OutboxMessage.objects.filter(reservation_id__in=candidates, status=OutboxStatus.PENDING)
-        .values_list("reservation_id", flat=True)
+        OutboxMessage.objects.filter(reservation_id__in=candidates, status=OutboxStatus.PENDING).values_list(
+            "reservation_id", flat=True
+        )
     )
     return [hold for hold_id, hold in candidates.items() if hold_id not in owned and hold_id not in on_their_way]
 

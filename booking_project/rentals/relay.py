@@ -1,8 +1,10 @@
 """The outbox relay worker's loop: deliver what is due; every so often fail stale pending rentals, purge expired
 idempotency keys and old delivered messages; less often reconcile inventory's holds with booking's rentals.
 Run by `manage.py run_outbox_relay`."""
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -14,8 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
-from drivenow_contracts import InventoryUnavailable
 
+from drivenow_contracts import InventoryUnavailable
 from drivenow_contracts.server.request_id import request_id_var
 
 from .idempotency import idempotency_purge_expired
@@ -85,7 +87,9 @@ class OutboxRelay:
                 outbox_return_claims(claims=claims)  # only rows already tried this pass (zero backoff): later
                 break
             outcomes = self._deliver_batch(claims, claimed_at=time.monotonic())
-            seen.update(claim.message_id for claim, outcome in zip(claims, outcomes) if outcome is not None)
+            seen.update(
+                claim.message_id for claim, outcome in zip(claims, outcomes, strict=True) if outcome is not None
+            )
             delivered = sum(outcome is not None for outcome in outcomes)
             if delivered == 0:
                 return attempted  # stopping, or not even one call fits in a fresh lease: the database is crawling
@@ -137,8 +141,12 @@ class OutboxRelay:
             log.warning("reconciler: inventory unavailable (%s); next pass later", exc)
             return
         if report.released or report.rentals_without_hold:
-            log.warning("reconciler: %d hold(s) seen, %d released, %d active rental(s) without a hold",
-                        report.holds_seen, len(report.released), len(report.rentals_without_hold))
+            log.warning(
+                "reconciler: %d hold(s) seen, %d released, %d active rental(s) without a hold",
+                report.holds_seen,
+                len(report.released),
+                len(report.rentals_without_hold),
+            )
 
     def run_once(self) -> None:
         """Deliver what is due, then sweep and purge once (tests, cron)."""
@@ -222,8 +230,6 @@ class _Waker:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._conn.close()
-            except Exception:
-                pass
             self._conn = None

@@ -1,8 +1,10 @@
 """Shapes of what the rental API reads and writes. Input parsing only; the rules live in services."""
+
 from __future__ import annotations
 
-from drivenow_contracts.server.fields import StrictDateTimeField, UUIDStringField
 from rest_framework import serializers
+
+from drivenow_contracts.server.fields import StrictDateTimeField, UUIDStringField
 
 from .models import Rental
 
@@ -13,7 +15,14 @@ class RentalOutput(serializers.ModelSerializer):
     class Meta:
         model = Rental
         fields = [
-            "id", "car_id", "customer_id", "status", "started_at", "expected_return_at", "ended_at", "failure_code"
+            "id",
+            "car_id",
+            "customer_id",
+            "status",
+            "started_at",
+            "expected_return_at",
+            "ended_at",
+            "failure_code",
         ]
         read_only_fields = fields
 

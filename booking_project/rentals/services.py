@@ -11,6 +11,7 @@ Starting is three steps so no transaction is ever open across the call to invent
 201 is answered only after the activation commits, so a rental still `pending` has never been reported started:
 the sweep fails it and releases its hold, whatever inventory holds for it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
-from drivenow_contracts import CarNotFound, CarUnavailable, InventoryUnavailable, ReservationConflict
 
 from customers.models import Customer, CustomerStatus
+from drivenow_contracts import CarNotFound, CarUnavailable, InventoryUnavailable, ReservationConflict
+
 from . import errors, metrics, statements
 from .idempotency import (
     IdempotencyRequest,
@@ -112,8 +114,9 @@ def _rental_open(
 ) -> Rental | StoredResponse:
     """Step 1: claim the key (first, so duplicates meet there), check the customer, store the pending rental."""
     if idempotency is None and (expected_return_at is None or expected_return_at > timezone.now()):
-        opened = _rental_open_for_active_customer(car_id=car_id, customer_id=customer_id,
-                                                  expected_return_at=expected_return_at)
+        opened = _rental_open_for_active_customer(
+            car_id=car_id, customer_id=customer_id, expected_return_at=expected_return_at
+        )
         if opened is not None:
             return opened
     return _rental_open_checked(
@@ -128,10 +131,19 @@ def _rental_open_for_active_customer(
     locking the customer's row as the checked path does, so a deactivation in flight is waited for and then
     seen. None when nothing was inserted; the checked path then says why."""
     now = timezone.now()
-    opened = list(Rental.objects.raw(statements.RENTAL_OPEN_FOR_ACTIVE_CUSTOMER, {
-        **statements.PARAMS, "id": uuid4(), "car_id": car_id, "customer_id": customer_id, "now": now,
-        "expected_return_at": expected_return_at,
-    }))
+    opened = list(
+        Rental.objects.raw(
+            statements.RENTAL_OPEN_FOR_ACTIVE_CUSTOMER,
+            {
+                **statements.PARAMS,
+                "id": uuid4(),
+                "car_id": car_id,
+                "customer_id": customer_id,
+                "now": now,
+                "expected_return_at": expected_return_at,
+            },
+        )
+    )
     return opened[0] if opened else None
 
 
@@ -158,7 +170,10 @@ def _rental_open_checked(
     if resumed is not None:
         return Rental.objects.get(id=resumed.rental_id)  # the same body, so the same car and customer
     return Rental.objects.create(
-        id=rental_id, car_id=car_id, customer=customer, status=RentalStatus.PENDING,
+        id=rental_id,
+        car_id=car_id,
+        customer=customer,
+        status=RentalStatus.PENDING,
         expected_return_at=expected_return_at,
     )
 
@@ -234,7 +249,9 @@ def rental_end(*, rental_id: UUID) -> Rental:
     completed rental returns it unchanged."""
     deliver_now = not connection.in_atomic_block  # no call to inventory from inside a caller's transaction
     params = {
-        **statements.PARAMS, "id": rental_id, "channel": NOTIFY_CHANNEL,
+        **statements.PARAMS,
+        "id": rental_id,
+        "channel": NOTIFY_CHANNEL,
         "lease_seconds": settings.BOOKING_RELEASE_NOW_LEASE_SECONDS if deliver_now else 0,
     }
     params["now"] = timezone.now()
@@ -264,8 +281,11 @@ def _release_now(rental: Rental) -> None:
     anything that goes wrong (inventory slow or away, even booking's database) is left to the relay."""
     try:
         outcome = outbox_deliver_now(
-            message_id=rental.outbox_id, reservation_id=rental.id, created_at=rental.outbox_created_at,
-            lease_until=rental.outbox_lease_until, client=inventory_release_client(),
+            message_id=rental.outbox_id,
+            reservation_id=rental.id,
+            created_at=rental.outbox_created_at,
+            lease_until=rental.outbox_lease_until,
+            client=inventory_release_client(),
         )
     except Exception:
         log.exception("end of rental %s: releasing its car at once failed; the relay will", rental.id)
@@ -288,6 +308,9 @@ def rental_sweep_pending(*, older_than: timedelta, limit: int = 100) -> int:
         for rental in stale:
             _rental_fail(rental, FailureCode.ABANDONED, release=True)
             idempotency_keep_for_retry(rental_id=rental.id)
-            log.warning("sweep: rental %s (car %s) was still pending; failed (abandoned), its hold released",
-                        rental.id, rental.car_id)
+            log.warning(
+                "sweep: rental %s (car %s) was still pending; failed (abandoned), its hold released",
+                rental.id,
+                rental.car_id,
+            )
     return len(stale)

@@ -1,5 +1,6 @@
 """The rental hot path's SQL, each statement whole and named for what it does (pinned by
 `tests/test_query_budget.py`)."""
+
 from __future__ import annotations
 
 from customers.models import Customer, CustomerStatus
@@ -40,6 +41,10 @@ SELECT ended.*, queued.id AS outbox_id, queued.created_at AS outbox_created_at,
 FROM ended, queued"""
 
 PARAMS = {
-    "pending": RentalStatus.PENDING, "active": RentalStatus.ACTIVE, "completed": RentalStatus.COMPLETED,
-    "release": OutboxKind.RELEASE, "outbox_pending": OutboxStatus.PENDING, "active_customer": CustomerStatus.ACTIVE,
+    "pending": RentalStatus.PENDING,
+    "active": RentalStatus.ACTIVE,
+    "completed": RentalStatus.COMPLETED,
+    "release": OutboxKind.RELEASE,
+    "outbox_pending": OutboxStatus.PENDING,
+    "active_customer": CustomerStatus.ACTIVE,
 }

@@ -1,4 +1,5 @@
 """Rental routes; config/urls.py mounts this router's registry under /api/v1/."""
+
 from rest_framework.routers import SimpleRouter
 
 from .api import RentalViewSet

@@ -1,9 +1,10 @@
 """Fixtures of the contracts suite: one live inventory server (gunicorn on a fresh database) for the whole session."""
+
 from __future__ import annotations
 
-from pathlib import Path
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from uuid import UUID
 
 import pytest

@@ -1,4 +1,5 @@
 """A live inventory service as the contracts tests see it: its URL, the two tokens, and staff calls to set up cars."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,9 +7,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import requests
-from drivenow_contracts.testing import LiveService
 
 from drivenow_contracts import InventoryClient
+from drivenow_contracts.testing import LiveService
 
 #: make_car(model=None, year=2023, status=None) -> the new car's id
 CarMaker = Callable[..., UUID]

@@ -1,4 +1,5 @@
 """InventoryClient's failure paths and wire manners against a fake inventory (`responses`): retries, errors, headers."""
+
 from __future__ import annotations
 
 import json
@@ -359,7 +360,11 @@ def test_list_cars_sends_only_the_filters_given(inventory: responses.RequestsMoc
 
     query = parse_qs(urlsplit(inventory.calls[0].request.url).query)
     assert query == {
-        "status": ["maintenance"], "model": ["golf"], "limit": ["5"], "offset": ["10"], "ordering": ["-year"]
+        "status": ["maintenance"],
+        "model": ["golf"],
+        "limit": ["5"],
+        "offset": ["10"],
+        "ordering": ["-year"],
     }
 
 

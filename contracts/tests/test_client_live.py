@@ -1,4 +1,5 @@
 """InventoryClient against a live inventory server (gunicorn, PostgreSQL): real HTTP, the contract end to end."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """InventoryClient against real sockets that misbehave: a server that never answers, a closed port, a cut-off body."""
+
 from __future__ import annotations
 
 import socket
@@ -43,8 +44,7 @@ def truncating_server() -> Iterator[int]:
             with conn:
                 conn.recv(65536)
                 conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-                    b'{"id": "6f'
+                    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": "6f'
                 )
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -1,7 +1,8 @@
 """The DTOs read inventory's JSON into typed values: UUIDs, enums, aware datetimes, pages of cars."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -26,9 +27,9 @@ def test_car_parses_every_field_into_its_type() -> None:
     assert car.id == UUID("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a00")
     assert (car.model, car.year, car.plate) == ("Tesla Model Y", 2024, "DN100")
     assert car.status is CarStatus.RENTED
-    assert car.created_at == datetime(2025, 1, 2, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert car.created_at == datetime(2025, 1, 2, 10, 0, 0, 123456, tzinfo=UTC)
     assert car.updated_at is not None and car.updated_at.utcoffset() is not None
-    assert car.updated_at == datetime(2025, 1, 3, 10, 30, tzinfo=timezone.utc)
+    assert car.updated_at == datetime(2025, 1, 3, 10, 30, tzinfo=UTC)
 
 
 def test_car_without_plate_or_timestamps_parses() -> None:
@@ -58,7 +59,7 @@ def test_active_reservation_has_no_release_time() -> None:
     assert reservation.id == UUID("0b7e9c1a-1111-4c1e-9a57-0d8f4b7c1a99")
     assert reservation.car_id == UUID(str(CAR["id"]))
     assert reservation.state is ReservationState.ACTIVE
-    assert reservation.started_at == datetime(2025, 1, 2, 10, tzinfo=timezone.utc)
+    assert reservation.started_at == datetime(2025, 1, 2, 10, tzinfo=UTC)
     assert reservation.released_at is None
 
 
@@ -74,7 +75,7 @@ def test_released_reservation_has_its_release_time() -> None:
     )
 
     assert reservation.state is ReservationState.RELEASED
-    assert reservation.released_at == datetime(2025, 1, 2, 12, tzinfo=timezone.utc)
+    assert reservation.released_at == datetime(2025, 1, 2, 12, tzinfo=UTC)
 
 
 def test_reservation_without_a_start_is_refused() -> None:

@@ -7,6 +7,7 @@
 
 Standard library only: the local runner calls it before the virtualenv matters.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ SERVER_PARAMS = "max_fails=2 fail_timeout=10s"
 
 # The gateway's own errors, as the services render theirs (RFC 9457 problem+json with a stable `code`).
 PROBLEMS = {
-    400: ("bad_request", "Bad Request",
-          "The request is malformed, or its path is not spelled canonically (no //, . or .. segments, no %-escapes)."),
+    400: (
+        "bad_request",
+        "Bad Request",
+        "The request is malformed, or its path is not spelled canonically (no //, . or .. segments, no %-escapes).",
+    ),
     404: ("not_found", "Not Found", "No such resource."),
     413: ("request_too_large", "Request Entity Too Large", "The request body is larger than 1 MiB."),
     502: ("bad_gateway", "Bad Gateway", "The service behind the gateway did not answer properly; try again."),
@@ -66,7 +70,7 @@ def index_page_lines() -> str:
     page = INDEX_PAGE.read_text()
     if "$" in page:
         raise SystemExit(f"render.py: {INDEX_PAGE} contains '$', which nginx would read as a variable")
-    pieces = [page[i:i + INDEX_PIECE] for i in range(0, len(page), INDEX_PIECE)]
+    pieces = [page[i : i + INDEX_PIECE] for i in range(0, len(page), INDEX_PIECE)]
     lines = []
     for n, piece in enumerate(pieces):
         quoted = piece.replace("\\", "\\\\").replace("'", "\\'")

@@ -2,6 +2,7 @@
 
 usage: audit.py PG_PORT INVENTORY_DB BOOKING_DB   (user drivenow on 127.0.0.1; waits for the outbox to drain)
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,15 @@ import psycopg
 
 def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float]:
     connect = dict(host="127.0.0.1", port=port, user="drivenow", autocommit=True)
-    with psycopg.connect(dbname=booking_db, **connect) as booking, psycopg.connect(dbname=inventory_db, **connect) as inv:
+    with (
+        psycopg.connect(dbname=booking_db, **connect) as booking,
+        psycopg.connect(dbname=inventory_db, **connect) as inv,
+    ):
         started = time.monotonic()
         while True:  # the relay frees the cars of ended rentals; give it time to catch up
-            (pending,) = booking.execute("SELECT count(*) FROM rentals_outboxmessage WHERE status = 'pending'").fetchone()
+            (pending,) = booking.execute(
+                "SELECT count(*) FROM rentals_outboxmessage WHERE status = 'pending'"
+            ).fetchone()
             if pending == 0 or time.monotonic() - started > 60:
                 break
             time.sleep(0.5)
@@ -31,7 +37,9 @@ def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float
             " GROUP BY car_id HAVING count(*) > 1) AS d"
         ).fetchone()
         holds = {row[0] for row in inv.execute("SELECT id FROM fleet_reservation WHERE state = 'active'")}
-        live = {row[0] for row in booking.execute("SELECT id FROM rentals_rental WHERE status IN ('active', 'pending')")}
+        live = {
+            row[0] for row in booking.execute("SELECT id FROM rentals_rental WHERE status IN ('active', 'pending')")
+        }
         (rented_without_hold,) = inv.execute(
             "SELECT count(*) FROM fleet_car c WHERE c.status = 'rented' AND NOT EXISTS"
             " (SELECT 1 FROM fleet_reservation r WHERE r.car_id = c.id AND r.state = 'active')"
@@ -39,7 +47,8 @@ def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float
         (rentals,) = booking.execute("SELECT count(*) FROM rentals_rental").fetchone()
         # How long a returned car waited for the relay to free it in inventory (outbox row made → delivered).
         lag_p50, lag_p99, lag_max = booking.execute(
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), percentile_cont(0.99) WITHIN GROUP (ORDER BY lag),"
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),"
+            " percentile_cont(0.99) WITHIN GROUP (ORDER BY lag),"
             " max(lag) FROM (SELECT extract(epoch FROM delivered_at - created_at) AS lag"
             " FROM rentals_outboxmessage WHERE status = 'delivered') AS d"
         ).fetchone()
@@ -51,8 +60,11 @@ def main(port: str, inventory_db: str, booking_db: str) -> dict[str, int | float
         "outbox_pending_left": pending,
         "outbox_drain_seconds": drain_seconds,
         "rentals_in_booking": rentals,
-        "release_lag_seconds": {"p50": round(float(lag_p50 or 0), 3), "p99": round(float(lag_p99 or 0), 3),
-                                "max": round(float(lag_max or 0), 3)},
+        "release_lag_seconds": {
+            "p50": round(float(lag_p50 or 0), 3),
+            "p99": round(float(lag_p99 or 0), 3),
+            "max": round(float(lag_max or 0), 3),
+        },
     }
 
 

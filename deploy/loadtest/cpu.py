@@ -4,6 +4,7 @@ usage: cpu.py OUT.json NAME=PID [NAME=PID ...]
 Writes {NAME: seconds} — user + system of PID and every live descendant, plus what their exited children used
 (Linux /proc). bench.sh takes one snapshot before and one after each scenario; report.py prints the difference.
 """
+
 from __future__ import annotations
 
 import json

@@ -2,13 +2,16 @@
 
 usage: fold_top.py FILE.folded [N]
 """
+
 import sys
 from collections import Counter
 
 own: Counter[str] = Counter()
 inclusive: Counter[str] = Counter()
 total = 0
-for line in open(sys.argv[1]):
+with open(sys.argv[1]) as folded:
+    lines = folded.read().splitlines()
+for line in lines:
     stack, _, count = line.rstrip().rpartition(" ")
     n = int(count)
     total += n
@@ -22,7 +25,10 @@ for frame, n in own.most_common(top):
     print(f"{100 * n / total:5.1f}%  {frame[:150]}")
 print("-- inclusive, project code and libraries of interest")
 for frame, n in inclusive.most_common(400):
-    if any(key in frame for key in ("fleet/", "rentals/", "customers/", "drivenow_", "rest_framework/", "django/", "psycopg")):
+    if any(
+        key in frame
+        for key in ("fleet/", "rentals/", "customers/", "drivenow_", "rest_framework/", "django/", "psycopg")
+    ):
         print(f"{100 * n / total:5.1f}%  {frame[:150]}")
         top -= 1
         if top <= 0:

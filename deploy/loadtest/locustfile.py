@@ -4,6 +4,7 @@ Environment (set by bench.sh): DN_INVENTORY_URL, DN_BOOKING_URL, DN_STAFF_TOKEN,
 line, the available fleet), DN_CONTENDED_CARS (how many cars the contention scenario fights over),
 DN_STATUS_FILE (where the status-code tally is written at the end).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -30,7 +31,7 @@ _user_numbers = itertools.count()
 
 
 @events.request.add_listener
-def _tally(request_type, name, response_time, response_length, response=None, exception=None, **kwargs):  # noqa: ANN001
+def _tally(request_type, name, response_time, response_length, response=None, exception=None, **kwargs):
     code = getattr(response, "status_code", 0) if response is not None else 0
     with _lock:
         STATUSES[f"{name}|{code or type(exception).__name__}"] += 1
@@ -39,7 +40,7 @@ def _tally(request_type, name, response_time, response_length, response=None, ex
 
 
 @events.quitting.add_listener
-def _write_tally(environment, **kwargs):  # noqa: ANN001
+def _write_tally(environment, **kwargs):
     path = os.environ.get("DN_STATUS_FILE")
     if path:
         with open(path, "w") as out:
@@ -56,16 +57,20 @@ class _Customer(FastHttpUser):
         n = next(_user_numbers)
         self.number = n
         body = {"name": f"Load Tester {n}", "email": f"load-{uuid.uuid4().hex[:12]}@example.com"}
-        with self.client.post(f"{BOOKING}/api/v1/customers/", json=body, headers=AUTH, name="setup customer",
-                              catch_response=True) as response:
+        with self.client.post(
+            f"{BOOKING}/api/v1/customers/", json=body, headers=AUTH, name="setup customer", catch_response=True
+        ) as response:
             if response.status_code != 201:
-                raise RuntimeError(f"could not create the load tester's customer: {response.status_code} {response.text}")
+                raise RuntimeError(
+                    f"could not create the load tester's customer: {response.status_code} {response.text}"
+                )
             self.customer_id = response.json()["id"]
 
     def rent_and_return(self, car_id: str, *, expect_conflicts: bool) -> None:
         body = {"car_id": car_id, "customer_id": self.customer_id}
-        with self.client.post(f"{BOOKING}/api/v1/rentals/", json=body, headers=AUTH, name="POST /rentals/",
-                              catch_response=True) as response:
+        with self.client.post(
+            f"{BOOKING}/api/v1/rentals/", json=body, headers=AUTH, name="POST /rentals/", catch_response=True
+        ) as response:
             if response.status_code == 409 and expect_conflicts:
                 response.success()  # losing the race is the expected answer, not an error
                 return
@@ -73,8 +78,13 @@ class _Customer(FastHttpUser):
                 response.failure(f"start {response.status_code}")
                 return
             rental_id = response.json()["id"]
-        with self.client.post(f"{BOOKING}/api/v1/rentals/{rental_id}/end/", json={}, headers=AUTH,
-                              name="POST /rentals/{id}/end/", catch_response=True) as response:
+        with self.client.post(
+            f"{BOOKING}/api/v1/rentals/{rental_id}/end/",
+            json={},
+            headers=AUTH,
+            name="POST /rentals/{id}/end/",
+            catch_response=True,
+        ) as response:
             if response.status_code != 200:
                 response.failure(f"end {response.status_code}")
                 return

@@ -2,6 +2,7 @@
 
 usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.json, <scenario>.time, audit.json)
 """
+
 from __future__ import annotations
 
 import json
@@ -52,10 +53,13 @@ def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
         "statuses": dict(sorted(statuses.items())),
         "errors": errors,
         "generator_cpu_percent": 100 * (user + system) / elapsed if elapsed else 0.0,
-        "server_cpu_percent": {part: 100 * seconds / elapsed for part, seconds in server_cpu.items()} if elapsed else {},
+        "server_cpu_percent": {part: 100 * seconds / elapsed for part, seconds in server_cpu.items()}
+        if elapsed
+        else {},
         # CPU milliseconds of every server process per rental started (start, end, reserve, release, relay, SQL)
         "server_cpu_ms_per_start": {part: 1000 * seconds / starts for part, seconds in server_cpu.items()}
-        if starts else {},
+        if starts
+        else {},
     }
 
 
@@ -70,26 +74,36 @@ def main(work: Path, duration: float, users: int) -> int:
             continue
         print(
             f"{line['scenario']:<12} {line['rps']:8.1f} req/s  starts {line['rental_starts_per_s']:6.1f}/s  "
-            f"completed {line['completed_rentals_per_s']:6.1f}/s  p50 {line['p50']:5.0f} ms  p95 {line['p95']:5.0f} ms  "
+            f"completed {line['completed_rentals_per_s']:6.1f}/s  "
+            f"p50 {line['p50']:5.0f} ms  p95 {line['p95']:5.0f} ms  "
             f"p99 {line['p99']:5.0f} ms  errors {line['errors'] or 0}  statuses {line['statuses']}  "
             f"load generator CPU {line['generator_cpu_percent']:.0f}%"
         )
         if line["server_cpu_percent"]:
             shares = "  ".join(f"{part} {pct:.0f}%" for part, pct in line["server_cpu_percent"].items())
             per_start = "  ".join(f"{part} {ms:.1f}" for part, ms in line["server_cpu_ms_per_start"].items())
-            print(f"{'':<12} server CPU (of {100 * (os.cpu_count() or 1)}%): {shares}"
-                  + (f"; CPU ms per start: {per_start}" if per_start else ""))
+            print(
+                f"{'':<12} server CPU (of {100 * (os.cpu_count() or 1)}%): {shares}"
+                + (f"; CPU ms per start: {per_start}" if per_start else "")
+            )
     starts = lines.get("rent_return", {}).get("rental_starts_per_s", 0.0)
     ratio = starts / ceiling if ceiling else 0.0
-    print(f"\nceiling      {ceiling:8.1f} req/s on /health/live; rental starts/s ÷ ceiling = {ratio:.1%}"
-          f" (target ≥ {TARGETS['start_ratio']:.0%})")
-    print(f"audit        double bookings {audit['double_bookings']} (must be 0), cars held without an active rental "
-          f"{audit['held_without_active_rental']} (must be 0), active rentals without a hold "
-          f"{audit['active_rental_without_hold']}, outbox drained in {audit['outbox_drain_seconds']} s, "
-          f"{audit['rentals_in_booking']} rentals")
+    print(
+        f"\nceiling      {ceiling:8.1f} req/s on /health/live; rental starts/s ÷ ceiling = {ratio:.1%}"
+        f" (target ≥ {TARGETS['start_ratio']:.0%})"
+    )
+    print(
+        f"audit        double bookings {audit['double_bookings']} (must be 0), cars held without an active rental "
+        f"{audit['held_without_active_rental']} (must be 0), active rentals without a hold "
+        f"{audit['active_rental_without_hold']}, outbox drained in {audit['outbox_drain_seconds']} s, "
+        f"{audit['rentals_in_booking']} rentals"
+    )
     lag = audit.get("release_lag_seconds", {})
-    print(f"relay        a returned car freed in inventory after p50 {lag.get('p50', 0):.3f} s, p99 {lag.get('p99', 0):.3f} s,"
-          f" max {lag.get('max', 0):.3f} s (outbox row → delivered)")
+    print(
+        f"relay        a returned car freed in inventory after p50 {lag.get('p50', 0):.3f} s,"
+        f" p99 {lag.get('p99', 0):.3f} s,"
+        f" max {lag.get('max', 0):.3f} s (outbox row → delivered)"
+    )
     checks = {
         "rent/return p99 < 150 ms": lines.get("rent_return", {}).get("p99", 1e9) < TARGETS["rent_return_p99_ms"],
         "rent/return 0 errors": not lines.get("rent_return", {}).get("errors", {"missing": 1}),
@@ -100,8 +114,11 @@ def main(work: Path, duration: float, users: int) -> int:
         "every scenario ran": all(line["requests"] for line in lines.values()),
     }
     print("targets      " + "  ".join(f"{'✔' if ok else '✘'} {name}" for name, ok in checks.items()))
-    (work / "summary.json").write_text(json.dumps({"scenarios": lines, "ceiling_rps": ceiling, "ratio": ratio,
-                                                    "audit": audit, "checks": checks}, indent=2))
+    (work / "summary.json").write_text(
+        json.dumps(
+            {"scenarios": lines, "ceiling_rps": ceiling, "ratio": ratio, "audit": audit, "checks": checks}, indent=2
+        )
+    )
     essential = ("0 double bookings", "0 cars held without rental", "every scenario ran")
     return 0 if all(checks[name] for name in essential) else 1
 

@@ -2,6 +2,7 @@
 
 usage: timed.py OUT_FILE COMMAND...   (the load generator's own CPU, reported beside the scenario figures)
 """
+
 import resource
 import subprocess
 import sys

@@ -6,6 +6,7 @@ than failing a build for want of network (DN_AUDIT_REQUIRED=1 makes that a failu
 
     python deploy/local/audit_requirements.py [requirements files...]
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,19 @@ SOURCES = ("pypi", "osv")
 
 def audit(files: list[str], source: str) -> tuple[list[dict], str]:
     """pip-audit's dependency list for one advisory source (empty on failure) and what went wrong, if anything."""
-    command = [sys.executable, "-m", "pip_audit", "--format", "json", "--progress-spinner", "off",
-               "--timeout", "15", "--vulnerability-service", source]
+    command = [
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--format",
+        "json",
+        "--progress-spinner",
+        "off",
+        "--timeout",
+        "15",
+        "--vulnerability-service",
+        source,
+    ]
     for name in files:
         command += ["-r", str(ROOT / name)]
     try:
@@ -45,13 +57,17 @@ def main(files: list[str]) -> int:
             continue
         audited = [d for d in dependencies if "skip_reason" not in d]
         if not audited:
-            errors.append(f"{source}: none of {len(dependencies)} packages could be looked up "
-                          f"({dependencies[0]['skip_reason'] if dependencies else 'empty'})")
+            errors.append(
+                f"{source}: none of {len(dependencies)} packages could be looked up "
+                f"({dependencies[0]['skip_reason'] if dependencies else 'empty'})"
+            )
             continue
         vulnerable = [d for d in audited if d.get("vulns")]
         skipped = [d["name"] for d in dependencies if "skip_reason" in d]
-        print(f"pip-audit ({source}): {len(audited)} pinned packages audited"
-              + (f", {len(skipped)} not found: {', '.join(skipped)}" if skipped else ""))
+        print(
+            f"pip-audit ({source}): {len(audited)} pinned packages audited"
+            + (f", {len(skipped)} not found: {', '.join(skipped)}" if skipped else "")
+        )
         for dependency in vulnerable:
             for vuln in dependency["vulns"]:
                 fixed = ", ".join(vuln.get("fix_versions") or []) or "no fix yet"
@@ -63,8 +79,10 @@ def main(files: list[str]) -> int:
     print("pip-audit: NOT AUDITED - no advisory source could be reached from this machine:")
     for error in errors:
         print(f"  {error}")
-    print("  (this is not a pass; run it where PyPI's JSON API or api.osv.dev answers, or set DN_AUDIT_REQUIRED=1 "
-          "to fail the build)")
+    print(
+        "  (this is not a pass; run it where PyPI's JSON API or api.osv.dev answers, or set DN_AUDIT_REQUIRED=1 "
+        "to fail the build)"
+    )
     return 1 if os.environ.get("DN_AUDIT_REQUIRED") == "1" else 0
 
 

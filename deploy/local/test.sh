@@ -9,9 +9,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dn_venv
 export PATH="$DN_VENV/bin:$PATH"
 
-if [ "${1:-}" = "--lint-only" ]; then
+# The static checks: ruff's lint and format check over the repository (ruff.toml), mypy --strict on the contract
+# package (its server half and test helpers included).
+lint() {
+  local rc=0
+  dn_log "── lint: ruff check, ruff format --check"
+  (cd "$DN_ROOT" && ruff check --quiet . && ruff format --check --quiet .) || rc=1
   dn_log "── contracts: mypy --strict"
-  (cd "$DN_ROOT/contracts" && mypy)
+  (cd "$DN_ROOT/contracts" && mypy) || rc=1
+  return "$rc"
+}
+
+if [ "${1:-}" = "--lint-only" ]; then
+  lint
   exit $?
 fi
 
@@ -62,7 +72,7 @@ run() {  # run NAME DIR COMMAND...: one suite in its own process
   [ "$rc" = 0 ] || failed+=("$name (exit $rc)")
 }
 
-run "contracts: mypy --strict" contracts mypy
+run "lint" . lint
 run "inventory" inventory_project pytest "$@"
 run "contracts" contracts pytest "$@"
 run "booking" booking_project pytest "$@"

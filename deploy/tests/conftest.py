@@ -1,4 +1,5 @@
 """Fixtures of the deploy suite: the nginx binary, and the repository's deploy files."""
+
 from __future__ import annotations
 
 import sys
@@ -8,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import REPO_ROOT, nginx_binary  # noqa: E402
+from stack import REPO_ROOT, nginx_binary
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Helpers of the outage suite: throwaway PostgreSQL clusters that can be stopped under running services, a rental
 load that keeps going through an outage, and the two-database audit that says no rental was left half-made."""
+
 from __future__ import annotations
 
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+
 from drivenow_contracts.testing import LiveService, free_port, live_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +29,13 @@ LIB = REPO_ROOT / "deploy" / "local" / "lib.sh"
 def _lib(*command: str, timeout: float = 120) -> None:
     """Run a deploy/local/lib.sh function (it runs the cluster as the postgres user when we are root)."""
     script = f"source {shlex.quote(str(LIB))}; " + " ".join(shlex.quote(part) for part in command)
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=timeout,
-                            env={**os.environ, "DN_PG_FSYNC": "off"})
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "DN_PG_FSYNC": "off"},
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{command[0]} failed: {result.stdout}\n{result.stderr}")
 
@@ -62,7 +69,9 @@ def service_on(cluster: Cluster, name: str, db_name: str, env: dict[str, str], l
     saved = os.environ.get("DN_TEST_PG_PORT")
     os.environ["DN_TEST_PG_PORT"] = str(cluster.port)
     try:
-        manager = live_service(REPO_ROOT / f"{name}_project", db_prefix=name.upper(), db_name=db_name, env=env, log_dir=log_dir)
+        manager = live_service(
+            REPO_ROOT / f"{name}_project", db_prefix=name.upper(), db_name=db_name, env=env, log_dir=log_dir
+        )
         service = manager.__enter__()
     finally:
         if saved is None:
@@ -111,8 +120,9 @@ class RentalLoad:
                 return
             self.answers[f"{what} {response.status_code} {self._code(response)}"] += 1
             if response.status_code >= 400 and response.headers.get("Content-Type") != "application/problem+json":
-                self.bad.append(f"{what}: {response.status_code} {response.headers.get('Content-Type')} "
-                                f"{response.text[:200]}")
+                self.bad.append(
+                    f"{what}: {response.status_code} {response.headers.get('Content-Type')} {response.text[:200]}"
+                )
             if response.status_code == 500:
                 self.bad.append(f"{what}: 500 {response.text[:300]}")
 
@@ -132,9 +142,12 @@ class RentalLoad:
             car = cars[i % len(cars)]
             i += 1
             try:
-                started = session.post(f"{self.booking_url}/api/v1/rentals/", timeout=30,
-                                       json={"car_id": car, "customer_id": self.customer},
-                                       headers={"Idempotency-Key": str(uuid.uuid4())})
+                started = session.post(
+                    f"{self.booking_url}/api/v1/rentals/",
+                    timeout=30,
+                    json={"car_id": car, "customer_id": self.customer},
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                )
             except requests.RequestException as exc:
                 self._note("start", None, exc.__class__.__name__)
                 continue
@@ -170,11 +183,15 @@ class RentalLoad:
 def audit(inventory: tuple[Cluster, str], booking: tuple[Cluster, str]) -> tuple[list[str], dict[str, int]]:
     """Compare the two databases once everything has settled. Returns (problems, counts)."""
     (inventory_cluster, inventory_db), (booking_cluster, booking_db) = inventory, booking
-    reservations = {str(r[0]): (str(r[1]), r[2]) for r in inventory_cluster.query(
-        inventory_db, "SELECT id, car_id, state FROM fleet_reservation")}
+    reservations = {
+        str(r[0]): (str(r[1]), r[2])
+        for r in inventory_cluster.query(inventory_db, "SELECT id, car_id, state FROM fleet_reservation")
+    }
     cars = {str(c[0]): c[1] for c in inventory_cluster.query(inventory_db, "SELECT id, status FROM fleet_car")}
-    rentals = {str(r[0]): (str(r[1]), r[2]) for r in booking_cluster.query(
-        booking_db, "SELECT id, car_id, status FROM rentals_rental")}
+    rentals = {
+        str(r[0]): (str(r[1]), r[2])
+        for r in booking_cluster.query(booking_db, "SELECT id, car_id, status FROM rentals_rental")
+    }
     outbox = dict(booking_cluster.query(booking_db, "SELECT status, count(*) FROM rentals_outboxmessage GROUP BY 1"))
     problems = []
     for rental_id, (car_id, status) in rentals.items():
@@ -204,6 +221,8 @@ def audit(inventory: tuple[Cluster, str], booking: tuple[Cluster, str]) -> tuple
 def settled(inventory: tuple[Cluster, str], booking: tuple[Cluster, str]) -> bool:
     booking_cluster, booking_db = booking
     pending = booking_cluster.query(
-        booking_db, "SELECT (SELECT count(*) FROM rentals_rental WHERE status = 'pending') + "
-                    "(SELECT count(*) FROM rentals_outboxmessage WHERE status = 'pending')")[0][0]
+        booking_db,
+        "SELECT (SELECT count(*) FROM rentals_rental WHERE status = 'pending') + "
+        "(SELECT count(*) FROM rentals_outboxmessage WHERE status = 'pending')",
+    )[0][0]
     return pending == 0

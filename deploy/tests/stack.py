@@ -1,10 +1,9 @@
 """The local stack as the deploy tests see it: nginx as the gateway in front of two gunicorn instances of each
 service, each pair sharing one fresh database of the test cluster (drivenow_contracts.testing.live_service)."""
+
 from __future__ import annotations
 
 import importlib.util
-from types import ModuleType
-
 import os
 import shutil
 import signal
@@ -16,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import requests
+
 from drivenow_contracts.testing import LiveService, free_port, live_service
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +39,10 @@ INSTANCE_ENV = {"GUNICORN_ACCESSLOG": "-"}
 
 
 def nginx_binary() -> str | None:
-    return os.environ.get("DN_NGINX") or shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+    return (
+        os.environ.get("DN_NGINX")
+        or shutil.which("nginx")
+        or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
     )
 
 
@@ -53,7 +56,9 @@ def nginx_test(binary: str, conf: Path, prefix: Path) -> subprocess.CompletedPro
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [binary, "-t", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs" / "error.log")],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -87,8 +92,19 @@ class Gateway:
         return self.prefix / "logs" / "access.log"
 
     def render(self) -> None:
-        args = [sys.executable, str(self.render_script), "local", "--state-dir", str(self.prefix), "--out", str(self.conf),
-                "--listen", f"127.0.0.1:{self.port}", "--internal-listen", f"127.0.0.1:{self.internal_port}"]
+        args = [
+            sys.executable,
+            str(self.render_script),
+            "local",
+            "--state-dir",
+            str(self.prefix),
+            "--out",
+            str(self.conf),
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--internal-listen",
+            f"127.0.0.1:{self.internal_port}",
+        ]
         for address in self.inventory:
             args += ["--inventory", address]
         for address in self.booking:
@@ -100,8 +116,17 @@ class Gateway:
         checked = nginx_test(self.binary, self.conf, self.prefix)
         assert checked.returncode == 0, checked.stderr
         self.process = subprocess.Popen(
-            [self.binary, "-p", str(self.prefix), "-c", str(self.conf), "-e", str(self.prefix / "logs" / "error.log"),
-             "-g", "daemon off;"],
+            [
+                self.binary,
+                "-p",
+                str(self.prefix),
+                "-c",
+                str(self.conf),
+                "-e",
+                str(self.prefix / "logs" / "error.log"),
+                "-g",
+                "daemon off;",
+            ],
             stdout=open(self.prefix / "logs" / "stdout.log", "ab"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -136,8 +161,14 @@ class Gateway:
 def second_instance(first: LiveService, log_dir: Path) -> LiveService:
     """Another gunicorn of the same service on the same database, on its own free port."""
     port = free_port()
-    other = LiveService(first.name, first.db_name, port, dict(first.env), first.project_dir,
-                        log_path=log_dir / f"{first.db_name}-{port}.log")
+    other = LiveService(
+        first.name,
+        first.db_name,
+        port,
+        dict(first.env),
+        first.project_dir,
+        log_path=log_dir / f"{first.db_name}-{port}.log",
+    )
     other.start()
     return other
 
@@ -163,7 +194,13 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
     with ExitStack() as stack:
         # Ports of the gateway first: booking is told where inventory's internal listener will be.
         inventory_a = stack.enter_context(
-            live_service(REPO_ROOT / "inventory_project", db_prefix="INVENTORY", db_name=f"deploy_{name}_inventory", env=INSTANCE_ENV, log_dir=log_dir)
+            live_service(
+                REPO_ROOT / "inventory_project",
+                db_prefix="INVENTORY",
+                db_name=f"deploy_{name}_inventory",
+                env=INSTANCE_ENV,
+                log_dir=log_dir,
+            )
         )
         inventory_a.manage("create_service_account", "--token", SERVICE_TOKEN)
         inventory_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
@@ -184,7 +221,13 @@ def local_stack(name: str, nginx: str, booking_env: dict[str, str] | None = None
                 **(booking_env or {}),
             }
             booking_a = stack.enter_context(
-                live_service(REPO_ROOT / "booking_project", db_prefix="BOOKING", db_name=f"deploy_{name}_booking", env=booking_env, log_dir=log_dir)
+                live_service(
+                    REPO_ROOT / "booking_project",
+                    db_prefix="BOOKING",
+                    db_name=f"deploy_{name}_booking",
+                    env=booking_env,
+                    log_dir=log_dir,
+                )
             )
             booking_a.manage("seed_demo", "--token", STAFF_TOKEN, "--password", STAFF_PASSWORD)
             booking_b = second_instance(booking_a, log_dir)

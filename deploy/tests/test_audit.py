@@ -1,5 +1,6 @@
 """The requirements audit step of the test command: fails on a known vulnerability, says NOT AUDITED (and passes
 unless DN_AUDIT_REQUIRED=1) when no advisory source answers."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,5 +1,6 @@
 """docker-compose.yml against the Compose Specification schema (what `docker compose config` checks), plus the
 properties the stack relies on; the Prometheus config and the Grafana provisioning beside it."""
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,8 @@ needs_promtool = pytest.mark.skipif(
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     assert PROMTOOL is not None, "the test command could not install promtool (apt-get install prometheus)"
     return subprocess.run([PROMTOOL, *args], capture_output=True, text=True)
+
+
 GRAFANA = REPO_ROOT / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "drivenow.json"
 
@@ -61,6 +64,7 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [interpolate(item, env) for item in value]
     if isinstance(value, str):
+
         def substitute(match: re.Match[str]) -> str:
             if match.group(0) == "$$":
                 return "$"
@@ -70,6 +74,7 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
             if op.endswith("?") and unset:
                 raise MissingVariable(f"required variable {name} is missing a value: {arg}")
             return arg if unset and op.endswith("-") else (given or "")
+
         return _VARIABLE.sub(substitute, value)
     return value
 
@@ -108,15 +113,27 @@ def test_docker_compose_config_when_the_plugin_is_there():
     probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip("the docker CLI has no compose plugin here; the schema test above stands in for it")
-    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
-                            capture_output=True, text=True, cwd=REPO_ROOT)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_every_service_of_the_issue_is_there(compose):
     assert set(compose["services"]) >= {
-        "gateway", "inventory", "booking", "relay", "inventory-db", "booking-db",
-        "inventory-migrate", "booking-migrate", "prometheus", "grafana",
+        "gateway",
+        "inventory",
+        "booking",
+        "relay",
+        "inventory-db",
+        "booking-db",
+        "inventory-migrate",
+        "booking-migrate",
+        "prometheus",
+        "grafana",
     }
 
 
@@ -127,8 +144,10 @@ def test_services_scale_two_by_default_without_host_ports(compose, service):
     assert spec["deploy"]["replicas"] == 2
 
 
-@pytest.mark.parametrize(("service", "migrate"), [("inventory", "inventory-migrate"), ("booking", "booking-migrate"),
-                                                  ("relay", "booking-migrate")])
+@pytest.mark.parametrize(
+    ("service", "migrate"),
+    [("inventory", "inventory-migrate"), ("booking", "booking-migrate"), ("relay", "booking-migrate")],
+)
 def test_migrations_run_once_before_the_service(compose, service, migrate):
     assert compose["services"][service]["depends_on"][migrate] == {"condition": "service_completed_successfully"}
     assert compose["services"][migrate]["restart"] == "no"
@@ -217,12 +236,19 @@ def test_the_alerts_fire_on_a_dead_release_an_old_backlog_and_failing_readiness(
 
 def test_the_alert_rules_are_loaded_and_mounted(compose):
     assert yaml.safe_load(PROMETHEUS.read_text())["rule_files"] == ["alerts.yml"]
-    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in compose["services"]["prometheus"]["volumes"]
+    assert (
+        "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in compose["services"]["prometheus"]["volumes"]
+    )
 
 
 def test_every_alert_is_about_metrics_the_services_export():
-    exported = "\n".join(path.read_text() for path in (
-        REPO_ROOT / "booking_project" / "rentals" / "metrics.py", REPO_ROOT / "inventory_project" / "fleet" / "metrics.py"))
+    exported = "\n".join(
+        path.read_text()
+        for path in (
+            REPO_ROOT / "booking_project" / "rentals" / "metrics.py",
+            REPO_ROOT / "inventory_project" / "fleet" / "metrics.py",
+        )
+    )
     rules = [rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]]
     assert rules
     for rule in rules:
@@ -271,10 +297,17 @@ def test_the_dashboard_shows(needle):
 
 @needs_promtool
 def test_every_dashboard_query_is_valid_promql(tmp_path):
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query{i}", "expr": expr.replace("$__rate_interval", "1m")}
-        for i, expr in enumerate(dashboard_expressions())
-    ]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query{i}", "expr": expr.replace("$__rate_interval", "1m")}
+                    for i, expr in enumerate(dashboard_expressions())
+                ],
+            }
+        ]
+    }
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(rules))
     result = _promtool("check", "rules", str(path))
@@ -319,7 +352,9 @@ def test_no_known_password_is_seeded(compose):
         assert "--password" not in " ".join(service["command"])  # seed_demo reads DRIVENOW_STAFF_PASSWORD
         assert service["environment"]["DRIVENOW_STAFF_PASSWORD"] == ""  # not in .env: no usable admin password
     operator_set = interpolate(raw_compose(), {**SECRETS_ENV, "DRIVENOW_STAFF_PASSWORD": "the-operators-own-pw"})
-    assert operator_set["services"]["booking-migrate"]["environment"]["DRIVENOW_STAFF_PASSWORD"] == "the-operators-own-pw"
+    assert (
+        operator_set["services"]["booking-migrate"]["environment"]["DRIVENOW_STAFF_PASSWORD"] == "the-operators-own-pw"
+    )
 
 
 def test_prometheus_and_grafana_listen_on_this_machine_only_unless_asked(compose):
@@ -340,8 +375,11 @@ def test_grafana_has_no_anonymous_access_and_the_operators_admin_password(compos
 
 
 def test_an_env_made_from_the_example_starts_nothing_until_filled_in():
-    example = dict(line.split("=", 1) for line in (REPO_ROOT / "deploy" / "compose.env.example").read_text()
-                   .splitlines() if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO_ROOT / "deploy" / "compose.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     with pytest.raises(MissingVariable):
         interpolate(raw_compose(), example)
     from stack import published_secrets

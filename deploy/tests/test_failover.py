@@ -1,6 +1,7 @@
 """Losing an instance: one gunicorn of each service is SIGKILLed while clients keep reading through the gateway.
 
 No idempotent request may fail (nginx retries it on the other instance), and rentals keep working after."""
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,12 @@ class ClientLoop:
 
 def rental_round_trip(stack: Stack, car_id: str, customer_id: str) -> None:
     base, staff = stack.gateway.url, stack.staff()
-    started = staff.post(f"{base}/api/v1/rentals/", json={"car_id": car_id, "customer_id": customer_id},
-                         headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=15)
+    started = staff.post(
+        f"{base}/api/v1/rentals/",
+        json={"car_id": car_id, "customer_id": customer_id},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+        timeout=15,
+    )
     assert started.status_code == 201, started.text
     assert requests.get(f"{base}/api/v1/cars/{car_id}/", timeout=5).json()["status"] == "rented"
     ended = staff.post(f"{base}/api/v1/rentals/{started.json()['id']}/end/", json={}, timeout=15)
@@ -81,8 +86,10 @@ def test_killing_one_instance_of_each_service_loses_no_idempotent_request(stack)
     urls = [f"{base}/api/v1/cars/?limit=5", f"{base}/api/v1/cars/{car['id']}/", f"{base}/api/v1/cars/?status=available"]
     customer_id = None
     if HAS_BOOKING:
-        customer = staff.post(f"{base}/api/v1/customers/",
-                              json={"name": "Failover", "email": f"failover-{uuid.uuid4().hex[:8]}@example.com"})
+        customer = staff.post(
+            f"{base}/api/v1/customers/",
+            json={"name": "Failover", "email": f"failover-{uuid.uuid4().hex[:8]}@example.com"},
+        )
         assert customer.status_code == 201, customer.text
         customer_id = customer.json()["id"]
         urls += [f"{base}/api/v1/rentals/?limit=5", f"{base}/api/v1/customers/{customer_id}/"]

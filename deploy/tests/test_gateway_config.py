@@ -1,5 +1,6 @@
 """The gateway's nginx config: both renderings pass `nginx -t`, the committed compose copy is current, and the
 routing rules the issue asks for are in it."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,26 @@ RESOLVE_SINCE = (1, 27, 3)
 def render_local(tmp_path: Path, *extra: str) -> Path:
     out = tmp_path / "nginx.conf"
     subprocess.run(
-        [sys.executable, str(RENDER), "local", "--state-dir", str(tmp_path), "--out", str(out),
-         "--inventory", "127.0.0.1:3131", "--inventory", "127.0.0.1:3132",
-         "--booking", "127.0.0.1:1313", "--booking", "127.0.0.1:1314", *extra],
-        check=True, timeout=30,
+        [
+            sys.executable,
+            str(RENDER),
+            "local",
+            "--state-dir",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--inventory",
+            "127.0.0.1:3131",
+            "--inventory",
+            "127.0.0.1:3132",
+            "--booking",
+            "127.0.0.1:1313",
+            "--booking",
+            "127.0.0.1:1314",
+            *extra,
+        ],
+        check=True,
+        timeout=30,
     )
     return out
 
@@ -62,7 +79,7 @@ def test_compose_upstreams_re_resolve_the_service_names():
     text = COMPOSE_CONF.read_text()
     assert "resolver 127.0.0.11" in text
     for service, port in (("inventory", 3131), ("booking", 1313)):
-        block = re.search(r"upstream %s \{(.*?)\}" % service, text, re.S)
+        block = re.search(rf"upstream {service} \{{(.*?)\}}", text, re.S)
         assert block, service
         assert re.search(r"zone \w+ 64k;", block.group(1))
         assert re.search(rf"server {service}:{port} resolve max_fails=\d+ fail_timeout=\d+s;", block.group(1))
@@ -72,7 +89,7 @@ def test_compose_upstreams_re_resolve_the_service_names():
 def test_local_config_has_several_servers_per_upstream_with_passive_health_checks(tmp_path):
     text = render_local(tmp_path).read_text()
     for service, ports in (("inventory", (3131, 3132)), ("booking", (1313, 1314))):
-        block = re.search(r"upstream %s \{(.*?)\}" % service, text, re.S).group(1)
+        block = re.search(rf"upstream {service} \{{(.*?)\}}", text, re.S).group(1)
         for port in ports:
             assert f"server 127.0.0.1:{port} max_fails=2 fail_timeout=10s;" in block
         assert "keepalive " in block and "keepalive_timeout 4s;" in block
@@ -116,6 +133,9 @@ def test_gateway_problem_bodies_are_problem_json():
         assert problem["type"] == f"urn:drivenow:problem:{problem['code']}"
         assert set(problem) == {"type", "title", "status", "detail", "code"}
     assert json.loads(bodies["404"]) == {
-        "type": "urn:drivenow:problem:not_found", "title": "Not Found", "status": 404,
-        "detail": "No such resource.", "code": "not_found",
+        "type": "urn:drivenow:problem:not_found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No such resource.",
+        "code": "not_found",
     }

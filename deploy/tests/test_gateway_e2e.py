@@ -2,12 +2,13 @@
 
 The rental tour, the routing (reservations hidden), request ids, the docs under their prefixes, and the
 gateway's own problem+json errors."""
+
 from __future__ import annotations
 
 import http.client
 import json
-import re
 import os
+import re
 import shutil
 import socket
 import time
@@ -18,7 +19,14 @@ import pytest
 import requests
 
 from stack import (
-    HAS_BOOKING, NO_BOOKING_REASON, REPO_ROOT, SERVICE_TOKEN, STAFF_PASSWORD, Gateway, Stack, local_stack,
+    HAS_BOOKING,
+    NO_BOOKING_REASON,
+    REPO_ROOT,
+    SERVICE_TOKEN,
+    STAFF_PASSWORD,
+    Gateway,
+    Stack,
+    local_stack,
 )
 
 pytestmark = pytest.mark.live
@@ -70,8 +78,10 @@ def instance_logged(stack: Stack, entry: dict, request_id: str, *, timeout: floa
 
 
 def make_car(stack: Stack, staff: requests.Session) -> str:
-    created = staff.post(f"{stack.gateway.url}/api/v1/cars/",
-                         json={"model": f"Gateway {uuid.uuid4().hex[:6]}", "year": 2024, "status": "available"})
+    created = staff.post(
+        f"{stack.gateway.url}/api/v1/cars/",
+        json={"model": f"Gateway {uuid.uuid4().hex[:6]}", "year": 2024, "status": "available"},
+    )
     assert created.status_code == 201, created.text
     return created.json()["id"]
 
@@ -92,16 +102,24 @@ def make_car(stack: Stack, staff: requests.Session) -> str:
 )
 def test_reservations_are_not_reachable_through_the_gateway(stack, method, path):
     # Even with the service account's token: the route does not exist on the public port.
-    response = requests.request(method, stack.gateway.url + path, json={"id": str(uuid.uuid4())},
-                                headers={"Authorization": f"Token {SERVICE_TOKEN}"}, timeout=5)
+    response = requests.request(
+        method,
+        stack.gateway.url + path,
+        json={"id": str(uuid.uuid4())},
+        headers={"Authorization": f"Token {SERVICE_TOKEN}"},
+        timeout=5,
+    )
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json() == NOT_FOUND
 
 
 def test_reservations_still_work_on_the_internal_listener(stack):
-    response = requests.get(f"{stack.gateway.internal_url}/api/v1/reservations/{uuid.uuid4()}/",
-                            headers={"Authorization": f"Token {SERVICE_TOKEN}"}, timeout=5)
+    response = requests.get(
+        f"{stack.gateway.internal_url}/api/v1/reservations/{uuid.uuid4()}/",
+        headers={"Authorization": f"Token {SERVICE_TOKEN}"},
+        timeout=5,
+    )
     assert response.status_code == 404
     assert response.json()["code"] == "reservation_not_found"  # inventory's own answer, not the gateway's
 
@@ -190,8 +208,13 @@ def test_a_non_canonical_path_is_a_problem_json_4xx_on_both_listeners(stack, lis
 
 
 def test_the_canonical_spellings_still_route_by_prefix(stack):
-    expected = {"/inventory/docs": 200, "/api/v1/cars/": 200, "/inventory/admin/": 302,
-                "/static/admin/css/base.css": 200, "/inventory/docs?next=/a/../b//c": 200}
+    expected = {
+        "/inventory/docs": 200,
+        "/api/v1/cars/": 200,
+        "/inventory/admin/": 302,
+        "/static/admin/css/base.css": 200,
+        "/inventory/docs?next=/a/../b//c": 200,
+    }
     if HAS_BOOKING:
         expected |= {"/booking/docs": 200, "/booking/admin/": 302}
     for path, status in expected.items():
@@ -232,8 +255,13 @@ def test_the_gateway_serves_its_pages_from_a_checkout_only_its_owner_can_enter(n
     shutil.copytree(REPO_ROOT / "deploy" / "gateway", checkout / "deploy" / "gateway")
     from drivenow_contracts.testing import free_port
 
-    gateway = Gateway(nginx, inventory=[f"127.0.0.1:{free_port()}"], booking=[f"127.0.0.1:{free_port()}"],
-                      prefix=checkout / ".drivenow" / "nginx", render_script=checkout / "deploy" / "gateway" / "render.py")
+    gateway = Gateway(
+        nginx,
+        inventory=[f"127.0.0.1:{free_port()}"],
+        booking=[f"127.0.0.1:{free_port()}"],
+        prefix=checkout / ".drivenow" / "nginx",
+        render_script=checkout / "deploy" / "gateway" / "render.py",
+    )
     try:
         gateway.start()
         index = requests.get(gateway.url + "/", timeout=5)
@@ -275,8 +303,9 @@ def test_a_malformed_request_id_is_replaced(stack):
 
 
 def test_gateway_errors_carry_a_request_id_too(stack):
-    response = requests.get(f"{stack.gateway.url}/api/v1/reservations/", headers={"X-Request-ID": "rid-404-check"},
-                            timeout=5)
+    response = requests.get(
+        f"{stack.gateway.url}/api/v1/reservations/", headers={"X-Request-ID": "rid-404-check"}, timeout=5
+    )
     assert response.headers["X-Request-ID"] == "rid-404-check"
 
 
@@ -284,8 +313,12 @@ def test_gateway_errors_carry_a_request_id_too(stack):
 
 
 def test_a_body_over_one_mebibyte_is_refused_by_the_gateway(stack, staff):
-    response = staff.post(f"{stack.gateway.url}/api/v1/cars/", data=b"x" * (1024 * 1024 + 1),
-                          headers={"Content-Type": "application/json"}, timeout=10)
+    response = staff.post(
+        f"{stack.gateway.url}/api/v1/cars/",
+        data=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "request_too_large"
@@ -355,9 +388,12 @@ def test_staff_can_log_in_to_the_booking_admin_through_the_gateway(stack):
     login_url = f"{stack.gateway.url}/booking/admin/login/"
     page = session.get(login_url, timeout=5)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    done = session.post(login_url, data={"csrfmiddlewaretoken": token, "username": "staff",
-                                         "password": STAFF_PASSWORD, "next": "/booking/admin/"},
-                        headers={"Referer": login_url, "Origin": stack.gateway.url}, timeout=5)
+    done = session.post(
+        login_url,
+        data={"csrfmiddlewaretoken": token, "username": "staff", "password": STAFF_PASSWORD, "next": "/booking/admin/"},
+        headers={"Referer": login_url, "Origin": stack.gateway.url},
+        timeout=5,
+    )
     assert done.status_code == 200
     assert done.url.endswith("/booking/admin/"), done.url
     assert "Site administration" in done.text
@@ -370,13 +406,17 @@ def test_staff_can_log_in_to_the_booking_admin_through_the_gateway(stack):
 def test_the_rental_tour_through_the_gateway(stack, staff):
     base = stack.gateway.url
     car_id = make_car(stack, staff)
-    customer = staff.post(f"{base}/api/v1/customers/",
-                          json={"name": "Gateway Tour", "email": f"tour-{uuid.uuid4().hex[:8]}@example.com"})
+    customer = staff.post(
+        f"{base}/api/v1/customers/", json={"name": "Gateway Tour", "email": f"tour-{uuid.uuid4().hex[:8]}@example.com"}
+    )
     assert customer.status_code == 201, customer.text
 
     request_id = f"tour-{uuid.uuid4().hex[:8]}"
-    rental = staff.post(f"{base}/api/v1/rentals/", json={"car_id": car_id, "customer_id": customer.json()["id"]},
-                        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Request-ID": request_id})
+    rental = staff.post(
+        f"{base}/api/v1/rentals/",
+        json={"car_id": car_id, "customer_id": customer.json()["id"]},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Request-ID": request_id},
+    )
     assert rental.status_code == 201, rental.text
     assert rental.json()["status"] == "active"
     assert requests.get(f"{base}/api/v1/cars/{car_id}/", timeout=5).json()["status"] == "rented"
@@ -384,7 +424,9 @@ def test_the_rental_tour_through_the_gateway(stack, staff):
     # Booking took the car through the gateway's internal listener, with the client's request id.
     entries = log_entries(stack, request_id)
     assert {(e["method"], e["uri"].split("?")[0]) for e in entries} >= {
-        ("POST", "/api/v1/rentals/"), ("POST", "/api/v1/reservations/")}
+        ("POST", "/api/v1/rentals/"),
+        ("POST", "/api/v1/reservations/"),
+    }
     internal = next(e for e in entries if e["uri"] == "/api/v1/reservations/")
     assert internal["server_port"] == str(stack.gateway.internal_port)
 
@@ -408,4 +450,3 @@ def test_a_rental_on_a_rented_car_is_refused_through_the_gateway(stack, staff):
     assert second.status_code == 409
     assert second.json()["code"] == "car_unavailable"
     assert staff.post(f"{base}/api/v1/rentals/{first.json()['id']}/end/", json={}).status_code == 200
-

@@ -2,6 +2,7 @@
 
 A worker killed between two writes leaves nginx a head without a body: it is too late to retry on the other
 instance and the client gets a broken answer (test_failover.py saw it). The bytes on the wire stay gunicorn's."""
+
 from __future__ import annotations
 
 import socket

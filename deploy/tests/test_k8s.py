@@ -1,5 +1,6 @@
 """deploy/k8s: every manifest validates against the Kubernetes JSON schemas (kubernetes-validate bundles them, so
 this runs offline, like kubeconform), and the kustomization carries what the issue asks for."""
+
 from __future__ import annotations
 
 import re
@@ -49,13 +50,20 @@ def by_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def pod_specs() -> dict[str, dict[str, Any]]:
-    return {f"{doc['kind']}/{doc['metadata']['name']}": doc["spec"]["template"]["spec"]
-            for doc in build() if doc["kind"] in {"Deployment", "Job"}}
+    return {
+        f"{doc['kind']}/{doc['metadata']['name']}": doc["spec"]["template"]["spec"]
+        for doc in build()
+        if doc["kind"] in {"Deployment", "Job"}
+    }
 
 
 def manifest_ids() -> list[str]:
-    return [f"{path.name}:{doc['kind']}/{doc['metadata']['name']}"
-            for path in sorted(K8S.glob("*.yaml")) if path.name != "kustomization.yaml" for doc in load(path)]
+    return [
+        f"{path.name}:{doc['kind']}/{doc['metadata']['name']}"
+        for path in sorted(K8S.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in load(path)
+    ]
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -89,7 +97,8 @@ def test_kubectl_kustomize_builds_the_same_objects():
     assert result.returncode == 0, result.stderr
     built = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     assert {(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in built} == {
-        (d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in build()}
+        (d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in build()
+    }
     for doc in built:
         kubernetes_validate.validate(doc, VERSIONS[-1], strict=True)
         assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "drivenow"
@@ -156,8 +165,11 @@ def test_services_select_their_deployments_pods():
 
 def test_the_ingress_routes_like_the_gateway_and_hides_reservations():
     [ingress] = by_kind("Ingress").values()
-    routes = {(rule["host"], path["path"]): path["backend"]["service"]["name"]
-              for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]}
+    routes = {
+        (rule["host"], path["path"]): path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
     api = "api.drivenow.example"
     assert routes[(api, "/api/v1/cars")] == "inventory"
     assert routes[(api, "/api/v1/customers")] == "booking"
@@ -183,8 +195,9 @@ def test_production_refuses_every_value_of_the_secret_example(project):
 
     from stack import published_secrets
 
-    is_published, refuse_published_secrets = (getattr(published_secrets(project), name)
-                                              for name in ("is_published", "refuse_published_secrets"))
+    is_published, refuse_published_secrets = (
+        getattr(published_secrets(project), name) for name in ("is_published", "refuse_published_secrets")
+    )
 
     secrets = [doc for doc in load(K8S / "secret.example.yaml") if doc["kind"] == "Secret"]
     assert {secret["metadata"]["name"] for secret in secrets} == {"inventory-secrets", "booking-secrets"}

@@ -1,6 +1,7 @@
 """deploy/local/run.sh as a person runs it, on free ports and its own state directory: what it prints, who may
 reach its PostgreSQL, and that every way of stopping it (Ctrl-C, SIGTERM, a closed terminal) leaves nothing
 running, also the PostgreSQL an earlier run left behind."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from drivenow_contracts.testing import free_port, free_ports
 
+from drivenow_contracts.testing import free_port, free_ports
 from stack import REPO_ROOT
 
 pytestmark = pytest.mark.live
@@ -95,16 +96,31 @@ class Runner:
 
     def env(self) -> dict[str, str]:
         # Not the test command's database settings: run.sh makes its own.
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("INVENTORY_", "BOOKING_", "DJANGO_", "PG", "DN_PG_", "DN_TEST_"))}
-        return {**inherited, "DN_STATE_DIR": str(self.state), "DN_PG_PORT": str(self.pg_port),
-                "GATEWAY_PORT": str(self.gateway_port), "INVENTORY_PORT": str(self.inventory_port),
-                "BOOKING_PORT": str(self.booking_port), "DN_INSTANCES": "1", "DN_PG_FSYNC": "off"}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("INVENTORY_", "BOOKING_", "DJANGO_", "PG", "DN_PG_", "DN_TEST_"))
+        }
+        return {
+            **inherited,
+            "DN_STATE_DIR": str(self.state),
+            "DN_PG_PORT": str(self.pg_port),
+            "GATEWAY_PORT": str(self.gateway_port),
+            "INVENTORY_PORT": str(self.inventory_port),
+            "BOOKING_PORT": str(self.booking_port),
+            "DN_INSTANCES": "1",
+            "DN_PG_FSYNC": "off",
+        }
 
     def start(self, timeout: float = 240) -> None:
-        self.process = subprocess.Popen(["bash", str(RUN)], stdin=subprocess.DEVNULL,
-                                        stdout=open(self.output_path, "wb"),  # noqa: SIM115
-                                        stderr=subprocess.STDOUT, env=self.env(), start_new_session=True)
+        self.process = subprocess.Popen(
+            ["bash", str(RUN)],
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.output_path, "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while "DriveNow is running" not in self.output or "Logs " not in self.output:
             if self.process.poll() is not None:
@@ -140,8 +156,13 @@ class Runner:
 
 
 def lib(script: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(["bash", "-c", f"source {shlex.quote(str(LIB))}; {script}"], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        ["bash", "-c", f"source {shlex.quote(str(LIB))}; {script}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -201,14 +222,30 @@ def test_run_sh_prints_only_its_own_lines_and_its_postgres_wants_the_password(ru
     for host in ("127.0.0.1", str(runner.state / "pg")):
         for password in (None, "wrong-password"):
             with pytest.raises(psycopg.OperationalError, match="password"):
-                psycopg.connect(host=host, port=runner.pg_port, user="drivenow", dbname="postgres",
-                                password=password, connect_timeout=5).close()
-    refused = subprocess.run(["bash", "-c", f"source {shlex.quote(str(LIB))}; \"$(dn_pg_bindir)/psql\" -h 127.0.0.1 "
-                              f"-p {runner.pg_port} -U drivenow -d postgres -w -tAc 'SELECT 1'"],
-                             capture_output=True, text=True, env=no_password, timeout=30)
+                psycopg.connect(
+                    host=host,
+                    port=runner.pg_port,
+                    user="drivenow",
+                    dbname="postgres",
+                    password=password,
+                    connect_timeout=5,
+                ).close()
+    refused = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'source {shlex.quote(str(LIB))}; "$(dn_pg_bindir)/psql" -h 127.0.0.1 '
+            f"-p {runner.pg_port} -U drivenow -d postgres -w -tAc 'SELECT 1'",
+        ],
+        capture_output=True,
+        text=True,
+        env=no_password,
+        timeout=30,
+    )
     assert refused.returncode != 0 and "password" in refused.stderr
-    with psycopg.connect(host="127.0.0.1", port=runner.pg_port, user="drivenow", dbname="postgres",
-                         password=secrets["DN_PG_PASSWORD"]) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=runner.pg_port, user="drivenow", dbname="postgres", password=secrets["DN_PG_PASSWORD"]
+    ) as conn:
         assert conn.execute("SHOW password_encryption").fetchone() == ("scram-sha-256",)
 
     # The staff login it printed opens the admin.
@@ -216,9 +253,17 @@ def test_run_sh_prints_only_its_own_lines_and_its_postgres_wants_the_password(ru
     login_url = f"http://127.0.0.1:{runner.gateway_port}/inventory/admin/login/"
     page = session.get(login_url, timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    done = session.post(login_url, data={"csrfmiddlewaretoken": token, "username": "staff",
-                                         "password": secrets["DN_STAFF_PASSWORD"], "next": "/inventory/admin/"},
-                        headers={"Referer": login_url}, timeout=10)
+    done = session.post(
+        login_url,
+        data={
+            "csrfmiddlewaretoken": token,
+            "username": "staff",
+            "password": secrets["DN_STAFF_PASSWORD"],
+            "next": "/inventory/admin/",
+        },
+        headers={"Referer": login_url},
+        timeout=10,
+    )
     assert done.url.endswith("/inventory/admin/") and "Site administration" in done.text, done.url
 
     os.kill(runner.process.pid, signal.SIGTERM)

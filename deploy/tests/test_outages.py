@@ -6,6 +6,7 @@ must agree: no rental pending, every active rental holds its car, no car held fo
 
 Each service's PostgreSQL here is a throwaway cluster of its own (deploy/local/lib.sh dn_pg_start), so one can be
 stopped while the other runs."""
+
 from __future__ import annotations
 
 import json
@@ -84,17 +85,31 @@ def pg_world() -> Iterator[PgWorld]:
         with service_on(world.inventory_pg, "inventory", "outage_inventory", fast, log_dir) as inventory:
             service_token = inventory.manage("create_service_account").strip()
             inventory.manage("seed_demo", "--token", STAFF_TOKEN)
-            env = {**RELAY_ENV, **fast, "BOOKING_INVENTORY_URL": inventory.url,
-                   "BOOKING_INVENTORY_TOKEN": service_token}
+            env = {
+                **RELAY_ENV,
+                **fast,
+                "BOOKING_INVENTORY_URL": inventory.url,
+                "BOOKING_INVENTORY_TOKEN": service_token,
+            }
             with service_on(world.booking_pg, "booking", "outage_booking", env, log_dir) as booking:
                 booking.manage("seed_demo", "--token", STAFF_TOKEN)
                 booking.spawn("run_outbox_relay")
                 world.inventory, world.booking = inventory, booking  # type: ignore[attr-defined]
                 staff = {"Authorization": f"Token {STAFF_TOKEN}"}
-                world.cars = [requests.post(f"{inventory.url}/api/v1/cars/", headers=staff, timeout=10,  # type: ignore[attr-defined]
-                                            json={"model": f"Outage {i}", "year": 2024}).json()["id"] for i in range(12)]
-                world.customer = requests.get(f"{booking.url}/api/v1/customers/", headers=staff,  # type: ignore[attr-defined]
-                                              timeout=10).json()["results"][0]["id"]
+                world.cars = [
+                    requests.post(
+                        f"{inventory.url}/api/v1/cars/",
+                        headers=staff,
+                        timeout=10,  # type: ignore[attr-defined]
+                        json={"model": f"Outage {i}", "year": 2024},
+                    ).json()["id"]
+                    for i in range(12)
+                ]
+                world.customer = requests.get(
+                    f"{booking.url}/api/v1/customers/",
+                    headers=staff,  # type: ignore[attr-defined]
+                    timeout=10,
+                ).json()["results"][0]["id"]
                 yield world
     finally:
         world.inventory_pg.remove()
@@ -119,16 +134,29 @@ def _outage_under_load(world, name: str, stop: list[Cluster], checks) -> dict:  
         for cluster in stop:
             cluster.start()
         numbers["outage_seconds"] = round(time.monotonic() - stopped_at, 1)
-        numbers["recovered_after_seconds"] = round(wait_for(
-            lambda: _ready(world.inventory.url) == 200 and _ready(world.booking.url) == 200
-            and requests.get(f"{world.booking.url}/api/v1/rentals/?limit=1", timeout=10,
-                             headers={"Authorization": f"Token {STAFF_TOKEN}"}).status_code == 200,
-            timeout=30, what="both services ready again"), 2)
+        numbers["recovered_after_seconds"] = round(
+            wait_for(
+                lambda: (
+                    _ready(world.inventory.url) == 200
+                    and _ready(world.booking.url) == 200
+                    and requests.get(
+                        f"{world.booking.url}/api/v1/rentals/?limit=1",
+                        timeout=10,
+                        headers={"Authorization": f"Token {STAFF_TOKEN}"},
+                    ).status_code
+                    == 200
+                ),
+                timeout=30,
+                what="both services ready again",
+            ),
+            2,
+        )
         time.sleep(3)  # and rentals keep flowing after
     assert (world.inventory.process.pid, world.booking.process.pid) == pids, "a service was restarted"
     assert world.inventory.process.poll() is None and world.booking.process.poll() is None
-    numbers["settled_after_seconds"] = round(wait_for(lambda: settled(*world.clusters()), timeout=60,
-                                                      what="rentals and outbox settled"), 1)
+    numbers["settled_after_seconds"] = round(
+        wait_for(lambda: settled(*world.clusters()), timeout=60, what="rentals and outbox settled"), 1
+    )
     problems, counts = audit(*world.clusters())
     numbers.update(answers=dict(load.answers), **{f"db_{k}": v for k, v in counts.items()})
     figures(name, numbers)
@@ -142,20 +170,32 @@ def test_postgres_stopped_under_both_services(pg_world):
     staff = {"Authorization": f"Token {STAFF_TOKEN}"}
 
     def during() -> dict:
-        detected = wait_for(lambda: _ready(pg_world.inventory.url) == 503 and _ready(pg_world.booking.url) == 503,
-                            timeout=15, what="readiness 503")
+        detected = wait_for(
+            lambda: _ready(pg_world.inventory.url) == 503 and _ready(pg_world.booking.url) == 503,
+            timeout=15,
+            what="readiness 503",
+        )
         ready = requests.get(f"{pg_world.booking.url}/health/ready", timeout=10).json()
         assert ready["status"] == "unavailable" and ready["checks"]["database"].startswith("unavailable")
         began = time.monotonic()
         answers = [
             requests.get(f"{pg_world.inventory.url}/api/v1/cars/", timeout=30),
-            requests.post(f"{pg_world.inventory.url}/api/v1/cars/", json={"model": "X", "year": 2024}, headers=staff,
-                          timeout=30),
+            requests.post(
+                f"{pg_world.inventory.url}/api/v1/cars/", json={"model": "X", "year": 2024}, headers=staff, timeout=30
+            ),
             requests.get(f"{pg_world.booking.url}/api/v1/rentals/", headers=staff, timeout=30),
-            requests.post(f"{pg_world.booking.url}/api/v1/customers/", json={"name": "X", "email": "x@example.com"},
-                          headers=staff, timeout=30),
-            requests.post(f"{pg_world.booking.url}/api/v1/rentals/", headers=staff, timeout=30,
-                          json={"car_id": pg_world.cars[0], "customer_id": pg_world.customer}),
+            requests.post(
+                f"{pg_world.booking.url}/api/v1/customers/",
+                json={"name": "X", "email": "x@example.com"},
+                headers=staff,
+                timeout=30,
+            ),
+            requests.post(
+                f"{pg_world.booking.url}/api/v1/rentals/",
+                headers=staff,
+                timeout=30,
+                json={"car_id": pg_world.cars[0], "customer_id": pg_world.customer},
+            ),
         ]
         slowest = (time.monotonic() - began) / len(answers)
         for answer in answers:
@@ -180,8 +220,12 @@ def test_inventorys_database_stopped_rentals_refused_ends_still_answered(pg_worl
     def during() -> dict:
         wait_for(lambda: _ready(pg_world.inventory.url) == 503, timeout=15, what="inventory not ready")
         assert _ready(pg_world.booking.url) == 200  # booking's own database is fine: it stays ready
-        started = requests.post(f"{pg_world.booking.url}/api/v1/rentals/", headers=staff, timeout=30,
-                                json={"car_id": pg_world.cars[1], "customer_id": pg_world.customer})
+        started = requests.post(
+            f"{pg_world.booking.url}/api/v1/rentals/",
+            headers=staff,
+            timeout=30,
+            json={"car_id": pg_world.cars[1], "customer_id": pg_world.customer},
+        )
         assert_problem(started, 503, "inventory_unavailable")
         return {}
 
@@ -203,15 +247,17 @@ def _main_clusters() -> tuple[tuple[Cluster, str], tuple[Cluster, str]]:
 
 class _Answer500(BaseHTTPRequestHandler):
     def _answer(self) -> None:
-        body = b'{"type":"urn:drivenow:problem:internal_error","title":"Internal Server Error","status":500,' \
-               b'"detail":"boom","code":"internal_error"}'
+        body = (
+            b'{"type":"urn:drivenow:problem:internal_error","title":"Internal Server Error","status":500,'
+            b'"detail":"boom","code":"internal_error"}'
+        )
         self.send_response(500)
         self.send_header("Content-Type", PROBLEM)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = do_PATCH = do_DELETE = _answer  # noqa: N815
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer
 
     def log_message(self, *args: object) -> None:
         pass
@@ -220,16 +266,21 @@ class _Answer500(BaseHTTPRequestHandler):
 def _through_gateway(stack: Stack, name: str, break_inventory, mend_inventory) -> None:  # type: ignore[no-untyped-def]
     base, staff = stack.gateway.url, stack.staff()
     car = staff.post(f"{base}/api/v1/cars/", json={"model": f"Gateway {name}", "year": 2024}).json()["id"]
-    customer = staff.post(f"{base}/api/v1/customers/",
-                          json={"name": "Outage", "email": f"{uuid.uuid4().hex[:10]}@example.com"}).json()["id"]
+    customer = staff.post(
+        f"{base}/api/v1/customers/", json={"name": "Outage", "email": f"{uuid.uuid4().hex[:10]}@example.com"}
+    ).json()["id"]
     held = staff.post(f"{base}/api/v1/rentals/", json={"car_id": car, "customer_id": customer})
     assert held.status_code == 201, held.text
     other = staff.post(f"{base}/api/v1/cars/", json={"model": f"Gateway {name} 2", "year": 2024}).json()["id"]
 
     break_inventory()
     began = time.monotonic()
-    refused = staff.post(f"{base}/api/v1/rentals/", json={"car_id": other, "customer_id": customer},
-                         headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=60)
+    refused = staff.post(
+        f"{base}/api/v1/rentals/",
+        json={"car_id": other, "customer_id": customer},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+        timeout=60,
+    )
     start_seconds = time.monotonic() - began
     assert_problem(refused, 503, "inventory_unavailable")
     assert int(refused.headers["Retry-After"]) > 0
@@ -240,16 +291,23 @@ def _through_gateway(stack: Stack, name: str, break_inventory, mend_inventory) -
     [refused_rental] = staff.get(f"{base}/api/v1/rentals/?car_id={other}", timeout=10).json()["results"]
     assert refused_rental["status"] in ("pending", "failed") and refused_rental["started_at"] is None
     mend_inventory()
-    freed = wait_for(lambda: requests.get(f"{base}/api/v1/cars/{car}/", timeout=10).json()["status"] == "available"
-                     and requests.get(f"{base}/api/v1/cars/{other}/", timeout=10).json()["status"] == "available",
-                     timeout=60, what="both cars free")
+    freed = wait_for(
+        lambda: (
+            requests.get(f"{base}/api/v1/cars/{car}/", timeout=10).json()["status"] == "available"
+            and requests.get(f"{base}/api/v1/cars/{other}/", timeout=10).json()["status"] == "available"
+        ),
+        timeout=60,
+        what="both cars free",
+    )
     again = staff.post(f"{base}/api/v1/rentals/", json={"car_id": other, "customer_id": customer}, timeout=30)
     assert again.status_code == 201, again.text
     staff.post(f"{base}/api/v1/rentals/{again.json()['id']}/end/", json={}, timeout=30)
     wait_for(lambda: settled(*_main_clusters()), timeout=60, what="settled")
     problems, counts = audit(*_main_clusters())
-    figures(f"gateway-inventory-{name}", {"start_503_seconds": round(start_seconds, 2),
-                                          "cars_freed_after_seconds": round(freed, 2), **counts})
+    figures(
+        f"gateway-inventory-{name}",
+        {"start_503_seconds": round(start_seconds, 2), "cars_freed_after_seconds": round(freed, 2), **counts},
+    )
     assert problems == [], problems
 
 
@@ -269,6 +327,7 @@ def test_inventory_stopped_behind_the_gateway(stack):
 
 def test_inventory_frozen_behind_the_gateway(stack):
     """SIGSTOP: inventory accepts connections and never answers (a hung host); booking's timeouts answer for it."""
+
     def freeze() -> None:
         for instance in stack.inventory:
             os.killpg(instance.process.pid, signal.SIGSTOP)

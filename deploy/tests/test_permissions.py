@@ -7,6 +7,7 @@ authenticated account that is not staff), `admin` (a superuser). The admin rows 
 (the Django admin does not take tokens); the API rows use tokens. Every cell is asserted; writes that succeed
 use a fresh resource.
 """
+
 from __future__ import annotations
 
 import re
@@ -104,31 +105,41 @@ class Running:
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         assert csrf, page.text[:500]
         username = USERNAMES[role]
-        logged_in = session.post(f"{self.url}/admin/login/?next=/admin/", timeout=10, allow_redirects=False,
-                                 data={"username": username, "password": f"pw-{username}-0123",
-                                       "csrfmiddlewaretoken": csrf.group(1)},
-                                 headers={"Referer": f"{self.url}/admin/login/"})
+        logged_in = session.post(
+            f"{self.url}/admin/login/?next=/admin/",
+            timeout=10,
+            allow_redirects=False,
+            data={"username": username, "password": f"pw-{username}-0123", "csrfmiddlewaretoken": csrf.group(1)},
+            headers={"Referer": f"{self.url}/admin/login/"},
+        )
         # The admin lets staff in (a redirect); a person who is not staff gets the login form again.
         assert logged_in.status_code == (200 if role == "plain" else 302), logged_in.text[:500]
         return session
 
 
 def _users(service: LiveService) -> dict[str, str]:
-    made = dict(line.split() for line in service.manage("shell", "-c", _MAKE_USERS).splitlines()
-                if line.startswith("matrix-"))
+    made = dict(
+        line.split() for line in service.manage("shell", "-c", _MAKE_USERS).splitlines() if line.startswith("matrix-")
+    )
     return {role: made[username] for role, username in USERNAMES.items()}
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory) -> Iterator[tuple[Running, Running]]:
     log_dir = tmp_path_factory.mktemp("permissions")
-    with live_service(REPO_ROOT / "inventory_project", db_prefix="INVENTORY", db_name="deploy_permissions_inventory",
-                      log_dir=log_dir) as inventory_service:
+    with live_service(
+        REPO_ROOT / "inventory_project", db_prefix="INVENTORY", db_name="deploy_permissions_inventory", log_dir=log_dir
+    ) as inventory_service:
         service_token = inventory_service.manage("create_service_account").strip()
         inventory = Running(inventory_service, {**_users(inventory_service), "service": service_token})
         env = {"BOOKING_INVENTORY_URL": inventory.url, "BOOKING_INVENTORY_TOKEN": service_token}
-        with live_service(REPO_ROOT / "booking_project", db_prefix="BOOKING", db_name="deploy_permissions_booking",
-                          env=env, log_dir=log_dir) as booking_service:
+        with live_service(
+            REPO_ROOT / "booking_project",
+            db_prefix="BOOKING",
+            db_name="deploy_permissions_booking",
+            env=env,
+            log_dir=log_dir,
+        ) as booking_service:
             # Inventory's service token means nothing to booking: it is a wrong token there.
             booking = Running(booking_service, {**_users(booking_service), "service": service_token})
             yield inventory, booking
@@ -160,8 +171,9 @@ def test_the_permission_matrix_of_both_services(services, capsys):
         if K in text:
             values[K] = new_customer()
         if N in text:
-            started = booking.call("staff", "POST", "/api/v1/rentals/",
-                                   {"car_id": new_car(), "customer_id": new_customer()})
+            started = booking.call(
+                "staff", "POST", "/api/v1/rentals/", {"car_id": new_car(), "customer_id": new_customer()}
+            )
             assert started.status_code == 201, started.text
             values[N] = str(started.json()["id"])
 
@@ -189,6 +201,8 @@ def test_the_permission_matrix_of_both_services(services, capsys):
             if got.status_code != want:
                 mismatches.append(f"{service} {method} {path} as {role}: {got.status_code}, want {want}")
     with capsys.disabled():
-        print(f"\n[figures] permission matrix: {len(MATRIX)} endpoint×method rows × {len(ROLES)} callers "
-              f"= {len(MATRIX) * len(ROLES)} cells")
+        print(
+            f"\n[figures] permission matrix: {len(MATRIX)} endpoint×method rows × {len(ROLES)} callers "
+            f"= {len(MATRIX) * len(ROLES)} cells"
+        )
     assert mismatches == []

@@ -1,4 +1,5 @@
 """The admin pieces of this service that are not the contract: django-axes' login attempts, behind permissions."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,6 +8,7 @@ default: one account carries every rental of every booking instance, and throttl
 Counters live in the `throttle` cache: a per-process LocMemCache, so the effective limit is the rate times the
 number of processes (gunicorn workers × instances) — set the rates per process.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
-from drivenow_contracts import ErrorCode
 from rest_framework import throttling
+
+from drivenow_contracts import ErrorCode
 
 if TYPE_CHECKING:  # DRF imports the throttles while rest_framework.views is still loading
     from rest_framework.request import Request
@@ -103,7 +105,9 @@ def admin_lockout_response(
     cool_off: timedelta | None = getattr(settings, "AXES_COOLOFF_TIME", None)
     seconds = int(cool_off.total_seconds()) if cool_off else 3600
     response = problem_response(
-        request, 429, ErrorCode.THROTTLED,
+        request,
+        429,
+        ErrorCode.THROTTLED,
         f"Too many failed logins for this account from this address; try again in {max(1, seconds // 60)} minutes.",
     )
     response["Retry-After"] = str(seconds)

@@ -1,11 +1,12 @@
 """Routes of the inventory service: the API, its docs, the admin, health and metrics."""
+
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from drivenow_contracts.server import health
 from config.metrics import metrics_view
+from drivenow_contracts.server import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),

@@ -1,4 +1,5 @@
 """The fleet staff's back office. Every change goes through the same services as the API."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -82,9 +83,7 @@ class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
         if change:
             updated = services.car_update(car_id=obj.pk, **data)
         else:
-            updated = services.car_create(
-                model=obj.model, year=obj.year, status=obj.status, plate=obj.plate or None
-            )
+            updated = services.car_create(model=obj.model, year=obj.year, status=obj.status, plate=obj.plate or None)
         form.instance = updated
         obj.pk = updated.pk
 

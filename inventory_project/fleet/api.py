@@ -1,4 +1,5 @@
 """HTTP endpoints of the fleet: thin — parse, call a service or selector, render."""
+
 from __future__ import annotations
 
 from uuid import UUID

@@ -1,6 +1,6 @@
 """The inventory domain's errors, each with its stable code and HTTP status."""
-from drivenow_contracts import ErrorCode
 
+from drivenow_contracts import ErrorCode
 from drivenow_contracts.server.errors import DomainError
 
 

@@ -1,6 +1,8 @@
 """Query filters of the car list (API.md): status, model (contains, any case), year, year_min, year_max; and of
 the booking service's list of holds: state, car_id."""
+
 import django_filters
+
 from drivenow_contracts.server.filters import FilterSet, IntegerFilter, TextFilter, UUIDFilter
 
 from .models import Car, CarStatus, Reservation, ReservationState

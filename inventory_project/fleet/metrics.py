@@ -1,4 +1,5 @@
 """Business metrics: reservations by outcome and cars by status (read from the database at scrape time)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,9 +10,7 @@ from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-RESERVATIONS = Counter(
-    "inventory_reservations_total", "Reservation requests by outcome.", ["outcome"]
-)
+RESERVATIONS = Counter("inventory_reservations_total", "Reservation requests by outcome.", ["outcome"])
 RELEASES = Counter("inventory_releases_total", "Release requests by outcome.", ["outcome"])
 
 

@@ -1,15 +1,17 @@
 """Cars and reservations. The database enforces the invariants: statuses, year range, unique plates, no overlap."""
+
 from __future__ import annotations
 
 import uuid
 
-import drivenow_contracts as contract
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+
+import drivenow_contracts as contract
 
 YEAR_MIN = 1900
 YEAR_MAX = 2100
@@ -55,7 +57,9 @@ class Car(models.Model):
                 condition=Q(status__in=CarStatus.values), name="car_status_valid", violation_error_code="invalid"
             ),
             models.CheckConstraint(
-                condition=Q(year__gte=YEAR_MIN, year__lte=YEAR_MAX), name="car_year_range", violation_error_code="invalid"
+                condition=Q(year__gte=YEAR_MIN, year__lte=YEAR_MAX),
+                name="car_year_range",
+                violation_error_code="invalid",
             ),
             models.CheckConstraint(condition=~Q(plate=""), name="car_plate_not_blank"),
         ]

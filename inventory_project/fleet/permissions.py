@@ -1,4 +1,5 @@
 """Who may do what: reads are public, car writes need staff, reservations need the booking service's permission."""
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView

@@ -1,9 +1,11 @@
 """Reads of the fleet."""
+
 from __future__ import annotations
 
 from uuid import UUID
 
 from django.db.models import QuerySet
+
 from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors

@@ -1,8 +1,11 @@
 """Shapes of what the fleet API reads and writes. Input parsing only; the rules live in services."""
+
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+
+from rest_framework import serializers
 
 from drivenow_contracts.server.fields import (
     FullMatchValidator,
@@ -11,15 +14,16 @@ from drivenow_contracts.server.fields import (
     StrictIntegerField,
     UUIDStringField,
 )
-from rest_framework import serializers
 
 from .models import YEAR_MIN, Car, CarStatus, Reservation
 
 _PLATE_CHARS = re.compile(r"^[A-Z0-9]{1,12}$")
 # A plate as typed: blank (no plate), or 1–12 letters and digits with spaces, dashes, dots between (the schema's
 # pattern; the service normalises it to "AB12CD").
-PLATE_INPUT = FullMatchValidator(r"^(?: *|[ .·-]*(?:[A-Za-z0-9][ .·-]*){1,12})$", "A plate is 1–12 letters A–Z and "
-                             "digits (spaces, dots and dashes between them are ignored).")
+PLATE_INPUT = FullMatchValidator(
+    r"^(?: *|[ .·-]*(?:[A-Za-z0-9][ .·-]*){1,12})$",
+    "A plate is 1–12 letters A–Z and digits (spaces, dots and dashes between them are ignored).",
+)
 
 
 def _max_year() -> int:

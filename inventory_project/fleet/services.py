@@ -1,9 +1,10 @@
 """Every write to the fleet: cars (staff) and reservations (the booking service). The database has the last word."""
+
 from __future__ import annotations
 
 import re
-from contextlib import AbstractContextManager, nullcontext
 import unicodedata
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from uuid import UUID
 

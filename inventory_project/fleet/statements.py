@@ -1,6 +1,7 @@
 """The reservation lifecycle's SQL, each statement whole and named for what it does (pinned by
 `tests/test_query_budget.py`). Times come from the database's clock, never the application's: instances on hosts
 whose clocks disagree still write one consistent timeline (a hold can never end before it started)."""
+
 from __future__ import annotations
 
 from .models import Car, CarStatus, Reservation, ReservationState
@@ -53,6 +54,8 @@ SELECT {_COLUMNS} FROM tombstone
 """
 
 PARAMS = {
-    "active": ReservationState.ACTIVE, "released": ReservationState.RELEASED,
-    "available": CarStatus.AVAILABLE, "rented": CarStatus.RENTED,
+    "active": ReservationState.ACTIVE,
+    "released": ReservationState.RELEASED,
+    "available": CarStatus.AVAILABLE,
+    "rented": CarStatus.RENTED,
 }

@@ -3,6 +3,7 @@
 Reads the environment once (config/env.py). The API conventions every DriveNow service shares are the contract
 package's server half (drivenow_contracts.server): its error handler, parser, pagination, filters and OpenAPI hooks.
 """
+
 from __future__ import annotations
 
 import os
@@ -137,7 +138,8 @@ STORAGES = {
 # 1 MiB of JSON is far more than any car or reservation body; larger bodies are refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-# A verified API token is remembered per process this long (see drivenow_contracts.server.auth); 0 = look it up every time.
+# A verified API token is remembered per process this long (see drivenow_contracts.server.auth); 0 = look it
+# up every time.
 DRIVENOW_TOKEN_CACHE_SECONDS = env_int("DJANGO_TOKEN_CACHE_SECONDS", 30)
 # /health/ready asks the other services (DRIVENOW_READY_REPORTS) at most once per this window per process.
 DRIVENOW_READY_REPORTS_CACHE_SECONDS = float(env("DJANGO_READY_REPORTS_CACHE_SECONDS", "5") or 5)

@@ -1,7 +1,8 @@
 """Developer machine: an insecure key and the local cluster of `deploy/local/run.sh`."""
+
 from config.env import env, env_bool
 
-from .base import *  # noqa: F403
+from .base import *
 
 DEBUG = env_bool("DJANGO_DEBUG", False)  # DJANGO_DEBUG=true for tracebacks in the browser
 SECRET_KEY = env("DJANGO_SECRET_KEY", "local-insecure-key-only-for-development-0123456789abcdef")

@@ -1,5 +1,6 @@
 """Booking in production: no default secret and no published one, DEBUG off, secure cookies and headers, JSON
 logs, over the booking base; inventory's token is required."""
+
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -7,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import env, env_bool, env_int
 from config.published_secrets import refuse_published_secrets
 
-from .base import *  # noqa: F403
+from .base import *
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", "") or ""
 if len(SECRET_KEY) < 50:
@@ -32,14 +33,14 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Content-Security-Policy on every answer, next to SecurityMiddleware's headers.
-MIDDLEWARE.insert(  # noqa: F405
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,  # noqa: F405
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "config.security.ContentSecurityPolicyMiddleware",
 )
 
-LOGGING["handlers"]["console"]["formatter"] = env("DJANGO_LOG_FORMAT", "json")  # noqa: F405
+LOGGING["handlers"]["console"]["formatter"] = env("DJANGO_LOG_FORMAT", "json")
 
-if not BOOKING_INVENTORY_TOKEN:  # noqa: F405
+if not BOOKING_INVENTORY_TOKEN:
     raise ImproperlyConfigured(
         "BOOKING_INVENTORY_TOKEN must be set in production (inventory's `manage.py create_service_account`)."
     )

@@ -1,5 +1,6 @@
 """The customer form of the back office holds to the API's rules (the same serializer fields); deactivating needs
 the change permission."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,9 +23,18 @@ def admin_client(db) -> Client:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("name", "Ada\x1b[31m"), ("name", "Ada\u200bLovelace"), ("name", "\u202eAda"), ("email", "ada@exa\u200bmple.com"),
-     ("email", "ada@example.com\u2028"), ("phone", "+44 20 7946\x0b"), ("phone", "++44"), ("phone", "+44\n20"),
-     ("driver_licence", "AB1\u2028"), ("driver_licence", "-AB1")],
+    [
+        ("name", "Ada\x1b[31m"),
+        ("name", "Ada\u200bLovelace"),
+        ("name", "\u202eAda"),
+        ("email", "ada@exa\u200bmple.com"),
+        ("email", "ada@example.com\u2028"),
+        ("phone", "+44 20 7946\x0b"),
+        ("phone", "++44"),
+        ("phone", "+44\n20"),
+        ("driver_licence", "AB1\u2028"),
+        ("driver_licence", "-AB1"),
+    ],
 )
 def test_the_customer_form_refuses_what_the_api_refuses(admin_client, field, value):
     response = admin_client.post("/admin/customers/customer/add/", {**FORM, field: value})

@@ -33,7 +33,15 @@ def test_create_customer(staff):
     assert answer.status_code == 201, answer.json()
     data = answer.json()
     assert set(data) == {
-        "id", "name", "email", "phone", "driver_licence", "status", "created_at", "updated_at", "deactivated_at"
+        "id",
+        "name",
+        "email",
+        "phone",
+        "driver_licence",
+        "status",
+        "created_at",
+        "updated_at",
+        "deactivated_at",
     }
     assert data["status"] == "active"
     assert Customer.objects.get(id=data["id"]).email == "ada@example.com"
@@ -99,8 +107,9 @@ def test_patch_customer(staff, customer):
 
 
 def test_fields_the_service_sets_are_refused_on_patch_and_the_schema_says_so(staff, customer):
-    answer = staff.patch(f"{URL}{customer.id}/", {"status": "deactivated", "id": str(customer.id), "name": "X"},
-                         format="json")
+    answer = staff.patch(
+        f"{URL}{customer.id}/", {"status": "deactivated", "id": str(customer.id), "name": "X"}, format="json"
+    )
     assert answer.status_code == 400 and set(answer.json()["errors"]) == {"id", "status"}
     customer.refresh_from_db()
     assert customer.status == "active" and customer.name != "X"  # nothing of the request was applied
@@ -108,7 +117,12 @@ def test_fields_the_service_sets_are_refused_on_patch_and_the_schema_says_so(sta
     schema = staff.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     properties = schema["components"]["schemas"]["PatchedCustomerUpdateInputRequest"]["properties"]
     assert {name for name, prop in properties.items() if prop.get("not") == {}} == {
-        "id", "status", "created_at", "updated_at", "deactivated_at"}
+        "id",
+        "status",
+        "created_at",
+        "updated_at",
+        "deactivated_at",
+    }
 
 
 def test_patch_to_a_taken_email_is_409(staff, customer):
@@ -202,9 +216,7 @@ def test_pages_ordered_by_a_shared_value_neither_skip_nor_repeat_customers(staff
     assert len(seen) == 60 and len(set(seen)) == 60
 
 
-def test_the_customer_list_costs_the_same_queries_for_one_row_or_a_full_page(
-    staff, django_assert_max_num_queries
-):
+def test_the_customer_list_costs_the_same_queries_for_one_row_or_a_full_page(staff, django_assert_max_num_queries):
     CustomerFactory()
     with django_assert_max_num_queries(3):  # token, count, page
         assert staff.get(URL).status_code == 200

@@ -53,13 +53,18 @@ def test_update_changes_only_the_given_fields():
 def test_deactivate_anonymises_keeps_rentals_and_is_idempotent():
     customer = CustomerFactory(name="Ada Lovelace", email="ada@example.com", phone="+44 1", driver_licence="AB1")
     rental = Rental.objects.create(
-        car_id="6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a00", customer=customer, status=RentalStatus.FAILED,
+        car_id="6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a00",
+        customer=customer,
+        status=RentalStatus.FAILED,
         failure_code="car_unavailable",
     )
     deactivated = services.customer_deactivate(customer_id=customer.id)
     assert deactivated.status == CustomerStatus.DEACTIVATED
     assert (deactivated.name, deactivated.email, deactivated.phone, deactivated.driver_licence) == (
-        services.ANONYMISED_NAME, "", "", ""
+        services.ANONYMISED_NAME,
+        "",
+        "",
+        "",
     )
     assert deactivated.deactivated_at is not None
     assert list(deactivated.rentals.all()) == [rental]

@@ -1,6 +1,8 @@
 """Test helpers: a live inventory as booking's tests see it, and a TCP proxy that can turn slow or dead."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -11,8 +13,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import requests
-from drivenow_contracts import InventoryClient
 
+from drivenow_contracts import InventoryClient
 from drivenow_contracts.testing import LiveService
 
 
@@ -103,10 +105,8 @@ class TcpProxy:
         with self._open_lock:
             sockets, self._open = list(self._open), set()
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close(self) -> None:
         self.set_delay(0)
@@ -143,10 +143,8 @@ class TcpProxy:
                 pass
             finally:
                 for sock in (src, dst):
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
 
         threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
         pipe(client, upstream)

@@ -1,5 +1,6 @@
 """The rentals back office as staff accounts with specific permissions see it: each action is offered only to an
 account holding its permission, refused to anyone else when posted, and goes through the services."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,8 +32,9 @@ def offered(client: Client, changelist: str) -> set[str]:
 
 @pytest.fixture
 def active_rental(customer) -> Rental:
-    return Rental.objects.create(car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE,
-                                 started_at=timezone.now())
+    return Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE, started_at=timezone.now()
+    )
 
 
 @pytest.fixture
@@ -91,6 +93,7 @@ def test_nothing_in_the_booking_admin_can_be_deleted_or_edited_by_hand(active_re
 def test_every_admin_action_declares_its_permissions():
     """An action without `permissions` is offered to anyone who may view the list: none may be (ours or a library's)."""
     from django.contrib import admin
+
     from drivenow_contracts.testing import actions_without_permissions
 
     assert actions_without_permissions(admin.site) == []

@@ -1,4 +1,5 @@
 """The rental API over HTTP (DRF test client), against a real inventory where the car matters."""
+
 import threading
 import time
 import uuid
@@ -19,7 +20,14 @@ from rentals.serializers import rental_create_canonical
 URL = "/api/v1/rentals/"
 PROBLEM = "application/problem+json"
 RENTAL_FIELDS = {
-    "id", "car_id", "customer_id", "status", "started_at", "expected_return_at", "ended_at", "failure_code"
+    "id",
+    "car_id",
+    "customer_id",
+    "status",
+    "started_at",
+    "expected_return_at",
+    "ended_at",
+    "failure_code",
 }
 
 
@@ -239,9 +247,14 @@ def test_equivalent_spellings_of_a_body_are_the_same_request(inventory, staff, c
     first = _start(staff, car_id, customer.id, key="spelling", expected_return_at=when.isoformat())
     again = staff.post(
         URL,
-        {"customer_id": str(customer.id).upper(), "car_id": str(car_id), "note": "ignored",
-         "expected_return_at": when.astimezone(timezone.get_fixed_timezone(120)).isoformat()},
-        format="json", HTTP_IDEMPOTENCY_KEY="spelling",
+        {
+            "customer_id": str(customer.id).upper(),
+            "car_id": str(car_id),
+            "note": "ignored",
+            "expected_return_at": when.astimezone(timezone.get_fixed_timezone(120)).isoformat(),
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="spelling",
     )
     assert again.status_code == 201 and again.json() == first.json()
 
@@ -250,9 +263,12 @@ def test_equivalent_spellings_of_a_body_are_the_same_request(inventory, staff, c
 def test_a_key_still_running_is_409_in_use(staff, customer, staff_user):
     body = {"car_id": str(uuid.uuid4()), "customer_id": str(customer.id), "expected_return_at": None}
     rental = Rental.objects.create(car_id=body["car_id"], customer=customer)
-    fingerprint = idempotency_fingerprint(body=rental_create_canonical(
-        {"car_id": uuid.UUID(body["car_id"]), "customer_id": customer.id, "expected_return_at": None}
-    ), user_id=staff_user.pk)
+    fingerprint = idempotency_fingerprint(
+        body=rental_create_canonical(
+            {"car_id": uuid.UUID(body["car_id"]), "customer_id": customer.id, "expected_return_at": None}
+        ),
+        user_id=staff_user.pk,
+    )
     IdempotencyKey.objects.create(key="running", fingerprint=fingerprint, rental=rental)
     answer = staff.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="running")
     assert answer.status_code == 409 and answer.json()["code"] == "idempotency_key_in_use"

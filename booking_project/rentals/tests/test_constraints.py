@@ -1,5 +1,6 @@
 """Booking's invariants live in the database: every constraint exists and refuses a bad row written with raw SQL,
 past the ORM and the services; the migrations go back to zero and forward again on a database with data."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from customers.tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
+
 
 def _insert(sql: str, params: list[object], *, without: tuple[tuple[str, str], ...] = ()) -> None:
     """Run the INSERT in a savepoint, foreign keys checked at once. `without` drops (table, constraint) pairs
@@ -28,11 +30,15 @@ def _constraints(table: str) -> set[str]:
         return set(connection.introspection.get_constraints(cursor, table))
 
 
-CUSTOMER_SQL = ("INSERT INTO customers_customer (id, name, email, phone, driver_licence, status, created_at, "
-                "updated_at, deactivated_at) VALUES (%s, %s, %s, '', '', %s, now(), now(), {deactivated})")
-RENTAL_SQL = ("INSERT INTO rentals_rental (id, car_id, customer_id, status, failure_code, created_at, started_at, "
-              "expected_return_at, ended_at, updated_at) VALUES (%s, %s, %s, %s, %s, now(), {started}, NULL, {ended}, "
-              "now())")
+CUSTOMER_SQL = (
+    "INSERT INTO customers_customer (id, name, email, phone, driver_licence, status, created_at, "
+    "updated_at, deactivated_at) VALUES (%s, %s, %s, '', '', %s, now(), now(), {deactivated})"
+)
+RENTAL_SQL = (
+    "INSERT INTO rentals_rental (id, car_id, customer_id, status, failure_code, created_at, started_at, "
+    "expected_return_at, ended_at, updated_at) VALUES (%s, %s, %s, %s, %s, now(), {started}, NULL, {ended}, "
+    "now())"
+)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +54,9 @@ RENTAL_SQL = ("INSERT INTO rentals_rental (id, car_id, customer_id, status, fail
 def test_customer_constraints_refuse_bad_rows_in_sql(constraint, sql, values):
     CustomerFactory(email="taken@example.com")
     assert constraint in _constraints("customers_customer")
-    without = (("customers_customer", "customer_contact_matches_status"),) if constraint == "customer_status_valid" else ()
+    without = (
+        (("customers_customer", "customer_contact_matches_status"),) if constraint == "customer_status_valid" else ()
+    )
     with pytest.raises(IntegrityError) as refused:
         _insert(sql, [uuid.uuid4(), *values], without=without)
     assert constraint in str(refused.value)
@@ -77,34 +85,57 @@ def test_rental_constraints_refuse_bad_rows_in_sql(constraint, status, failure, 
     assert constraint in _constraints("rentals_rental")
     without = (("rentals_rental", "rental_started_iff_got_car"),) if constraint == "rental_status_valid" else ()
     with pytest.raises(IntegrityError) as refused:
-        _insert(RENTAL_SQL.format(started=started, ended=ended), [uuid.uuid4(), uuid.uuid4(), customer.id, status,
-                                                                  failure], without=without)
+        _insert(
+            RENTAL_SQL.format(started=started, ended=ended),
+            [uuid.uuid4(), uuid.uuid4(), customer.id, status, failure],
+            without=without,
+        )
     assert constraint in str(refused.value)
 
 
 def test_a_rental_needs_an_existing_customer_in_sql():
     with pytest.raises(IntegrityError, match="foreign key"):
-        _insert(RENTAL_SQL.format(started="NULL", ended="NULL"), [uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "pending", None])
+        _insert(
+            RENTAL_SQL.format(started="NULL", ended="NULL"), [uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "pending", None]
+        )
 
 
 @pytest.mark.parametrize(
     ("constraint", "sql"),
     [
-        ("outbox_status_valid", "INSERT INTO rentals_outboxmessage (kind, reservation_id, status, attempts, "
-         "next_attempt_at, last_error, created_at) VALUES ('release', %s, 'lost', 0, now(), '', now())"),
-        ("outbox_kind_valid", "INSERT INTO rentals_outboxmessage (kind, reservation_id, status, attempts, "
-         "next_attempt_at, last_error, created_at) VALUES ('reserve', %s, 'pending', 0, now(), '', now())"),
-        ("outbox_delivered_at_iff_delivered", "INSERT INTO rentals_outboxmessage (kind, reservation_id, status, "
-         "attempts, next_attempt_at, last_error, created_at) VALUES ('release', %s, 'delivered', 1, now(), '', now())"),
-        ("idempotency_response_iff_completed", "INSERT INTO rentals_idempotencykey (key, fingerprint, state, "
-         "created_at) VALUES (%s, 'f', 'completed', now())"),
-        ("idempotency_state_valid", "INSERT INTO rentals_idempotencykey (key, fingerprint, state, created_at) "
-         "VALUES (%s, 'f', 'lost', now())"),
+        (
+            "outbox_status_valid",
+            "INSERT INTO rentals_outboxmessage (kind, reservation_id, status, attempts, "
+            "next_attempt_at, last_error, created_at) VALUES ('release', %s, 'lost', 0, now(), '', now())",
+        ),
+        (
+            "outbox_kind_valid",
+            "INSERT INTO rentals_outboxmessage (kind, reservation_id, status, attempts, "
+            "next_attempt_at, last_error, created_at) VALUES ('reserve', %s, 'pending', 0, now(), '', now())",
+        ),
+        (
+            "outbox_delivered_at_iff_delivered",
+            "INSERT INTO rentals_outboxmessage (kind, reservation_id, status, "
+            "attempts, next_attempt_at, last_error, created_at) "
+            "VALUES ('release', %s, 'delivered', 1, now(), '', now())",
+        ),
+        (
+            "idempotency_response_iff_completed",
+            "INSERT INTO rentals_idempotencykey (key, fingerprint, state, "
+            "created_at) VALUES (%s, 'f', 'completed', now())",
+        ),
+        (
+            "idempotency_state_valid",
+            "INSERT INTO rentals_idempotencykey (key, fingerprint, state, created_at) VALUES (%s, 'f', 'lost', now())",
+        ),
     ],
 )
 def test_outbox_and_idempotency_constraints_refuse_bad_rows_in_sql(constraint, sql):
-    without = (("rentals_idempotencykey", "idempotency_response_iff_completed"),) \
-        if constraint == "idempotency_state_valid" else ()
+    without = (
+        (("rentals_idempotencykey", "idempotency_response_iff_completed"),)
+        if constraint == "idempotency_state_valid"
+        else ()
+    )
     with pytest.raises(IntegrityError) as refused:
         _insert(sql, [str(uuid.uuid4())], without=without)
     assert constraint in str(refused.value)

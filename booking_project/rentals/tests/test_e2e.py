@@ -3,9 +3,10 @@
 Booking reaches inventory through a TCP proxy (tests.support.TcpProxy) so a test can make inventory slow
 without touching it; stopping inventory is a real stop of its gunicorn.
 """
+
 from __future__ import annotations
 
-from django.conf import settings
+import contextlib
 import os
 import signal
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from django.conf import settings
 
 from drivenow_contracts.testing import LiveService, live_service
 from rentals.tests.support import LiveInventory, TcpProxy, drop_database, wait_until
@@ -255,14 +257,15 @@ def test_docs_schema_health_and_metrics_are_served(stack: Stack) -> None:
     refused = stack.call("POST", "/api/v1/rentals/", unknown_car)
     assert refused.status_code == 422 and refused.json()["code"] == "car_not_found", refused.text
     metrics = requests.get(stack.booking.url + "/metrics", timeout=10).text
-    for name in ("booking_inventory_client_seconds_bucket", "booking_outbox_oldest_pending_age_seconds",
-                 "booking_outbox_dead", "django_http_requests_total_by_method_total"):
+    for name in (
+        "booking_inventory_client_seconds_bucket",
+        "booking_outbox_oldest_pending_age_seconds",
+        "booking_outbox_dead",
+        "django_http_requests_total_by_method_total",
+    ):
         assert name in metrics, name
 
 
 def _ignore_errors(call) -> None:  # type: ignore[no-untyped-def]
-    try:
+    with contextlib.suppress(requests.RequestException):
         call()
-    except requests.RequestException:
-        pass
-

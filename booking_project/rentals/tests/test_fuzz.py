@@ -1,19 +1,20 @@
 """Contract fuzzing: schemathesis generates requests from booking's own OpenAPI document and holds every answer to
 it — every check, every phase (stateful included: links inferred from the schema), a fixed seed and a fresh one —
 against booking under gunicorn, reserving real cars in a live inventory."""
+
 from __future__ import annotations
 
-from django.conf import settings
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings
 from django.utils import timezone
-from drivenow_contracts.testing.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
-from drivenow_contracts.testing import live_service
 
+from drivenow_contracts.testing import live_service
+from drivenow_contracts.testing.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
 from rentals.tests.support import drop_database
 
 pytestmark = pytest.mark.fuzz

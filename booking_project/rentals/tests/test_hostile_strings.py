@@ -1,20 +1,21 @@
 """Every JSON string field of booking's write endpoints (rentals and customers), taken from its own OpenAPI document,
-against hostile near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM before it, braces around it,
-full-width digits, lone surrogates, … A value the schema refuses gets a 4xx problem and writes nothing (no customer,
-rental, outbox message or idempotency key); nothing is a 5xx. Booking talks to a live inventory, so a value the
-schema allows goes all the way.
+against hostile near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM before it, braces
+around it, full-width digits, lone surrogates, … A value the schema refuses gets a 4xx problem and writes nothing (no
+customer, rental, outbox message or idempotency key); nothing is a 5xx. Booking talks to a live inventory, so a value
+the schema allows goes all the way.
 
 Every single change to every field is tried once; then hypothesis stacks up to three of them (and drawn control
 and separator characters), derandomized so a run is the same run every time."""
+
 from __future__ import annotations
 
 import pytest
-from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
+from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
 from rentals.models import IdempotencyKey, OutboxMessage, Rental
 
 # Booking refuses to call inventory inside a transaction, so no test-wide one.
@@ -40,14 +41,21 @@ def booking(staff, inventory):
     staff.raise_request_exception = False  # a crash is an answer here: a 500 to report, not an exception
     fields = string_fields(schema, bodies=BODIES, values=VALUES)
     assert {field.label for field in fields} >= {
-        "POST /api/v1/rentals/ car_id", "POST /api/v1/rentals/ customer_id", "POST /api/v1/rentals/ expected_return_at",
-        "POST /api/v1/customers/ email", "PATCH /api/v1/customers/{id}/ phone",
+        "POST /api/v1/rentals/ car_id",
+        "POST /api/v1/rentals/ customer_id",
+        "POST /api/v1/rentals/ expected_return_at",
+        "POST /api/v1/customers/ email",
+        "PATCH /api/v1/customers/{id}/ phone",
     }
 
     def send(field, value: str) -> str | None:
         before = _stored()
-        response = staff.generic(field.method, field.path.format(id=CUSTOMER_ID), json_body(field.body_with(value)),
-                                 content_type="application/json")
+        response = staff.generic(
+            field.method,
+            field.path.format(id=CUSTOMER_ID),
+            json_body(field.body_with(value)),
+            content_type="application/json",
+        )
         return judge(field, value, response, stored_before=before, stored_after=_stored())
 
     return fields, send
@@ -60,13 +68,22 @@ def _stored() -> tuple[list[dict], ...]:
 
 def test_every_string_field_answers_every_single_hostile_change(booking):
     fields, send = booking
-    wrong = [f"{name}: {problem}" for field in fields for name, mutate in MUTATIONS.items()
-             if (problem := send(field, mutate(field.base_value)))]
+    wrong = [
+        f"{name}: {problem}"
+        for field in fields
+        for name, mutate in MUTATIONS.items()
+        if (problem := send(field, mutate(field.base_value)))
+    ]
     assert not wrong, f"{len(wrong)} wrong answers:\n" + "\n".join(wrong)
 
 
-@settings(max_examples=300, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_stacked_hostile_changes_are_refused_or_accepted_as_the_schema_says(booking, data):
     fields, send = booking

@@ -1,4 +1,5 @@
 """Operations: the OpenAPI schema, health, metrics, and the admin back office."""
+
 import threading
 import time
 import uuid
@@ -98,8 +99,9 @@ def admin_client(db) -> Client:
 
 @pytest.mark.django_db
 def test_admin_lists_rentals_customers_outbox_and_keys(admin_client, customer):
-    rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer, status=RentalStatus.FAILED,
-                                   failure_code="car_unavailable")
+    rental = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.FAILED, failure_code="car_unavailable"
+    )
     OutboxMessage.objects.create(reservation_id=rental.id)
     IdempotencyKey.objects.create(key="k", fingerprint="f" * 64, rental=rental)
     pages = [
@@ -134,8 +136,9 @@ def test_admin_retry_now_makes_dead_messages_due(admin_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_admin_ends_active_rentals_through_the_service(admin_client, customer):
-    rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE,
-                                   started_at=timezone.now())
+    rental = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE, started_at=timezone.now()
+    )
     admin_client.post("/admin/rentals/rental/", {"action": "end_rentals", "_selected_action": [rental.id]})
     rental.refresh_from_db()
     assert rental.status == RentalStatus.COMPLETED
@@ -145,13 +148,25 @@ def test_admin_ends_active_rentals_through_the_service(admin_client, customer):
 @pytest.mark.django_db
 def test_admin_creates_edits_and_refuses_duplicate_customers(admin_client):
     CustomerFactory(email="taken@example.com")
-    answer = admin_client.post("/admin/customers/customer/add/", {
-        "name": "Dup", "email": "TAKEN@example.com", "phone": "", "driver_licence": "",
-    })
+    answer = admin_client.post(
+        "/admin/customers/customer/add/",
+        {
+            "name": "Dup",
+            "email": "TAKEN@example.com",
+            "phone": "",
+            "driver_licence": "",
+        },
+    )
     assert answer.status_code == 200 and "already has this email" in answer.content.decode()
-    admin_client.post("/admin/customers/customer/add/", {
-        "name": "New", "email": "new@Example.com", "phone": "", "driver_licence": "",
-    })
+    admin_client.post(
+        "/admin/customers/customer/add/",
+        {
+            "name": "New",
+            "email": "new@Example.com",
+            "phone": "",
+            "driver_licence": "",
+        },
+    )
     assert Customer.objects.get(name="New").email == "new@example.com"
 
 

@@ -5,12 +5,14 @@ Counted as in production: a warm token cache (front-desk tokens are used all day
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
 from drivenow_contracts.server.auth import token_cache
 from drivenow_contracts.testing import statement_labels
-
 from rentals.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
 def _statements(call):
     with CaptureQueriesContext(connection) as queries:
         response = call()
@@ -28,8 +30,11 @@ def warm_staff(settings, staff):
 
 def test_start_and_end_stay_within_their_statement_budget(warm_staff, customer, inventory):
     car_id = inventory.make_car()
-    response, statements = _statements(lambda: warm_staff.post(
-        "/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json"))
+    response, statements = _statements(
+        lambda: warm_staff.post(
+            "/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json"
+        )
+    )
     assert response.status_code == 201, response.content
     assert statements == [
         "INSERT rentals_rental",  # pending, before inventory: inserted only for an active customer, row locked
@@ -51,13 +56,27 @@ def test_start_and_end_stay_within_their_statement_budget(warm_staff, customer, 
 
 def test_a_keyed_start_adds_only_the_key_claim_and_its_answer(warm_staff, customer, inventory):
     car_id = inventory.make_car()
-    response, statements = _statements(lambda: warm_staff.post(
-        "/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json",
-        HTTP_IDEMPOTENCY_KEY="budget-key"))
+    response, statements = _statements(
+        lambda: warm_staff.post(
+            "/api/v1/rentals/",
+            {"car_id": str(car_id), "customer_id": str(customer.id)},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="budget-key",
+        )
+    )
     assert response.status_code == 201, response.content
     assert statements == [
-        "BEGIN", "DELETE rentals_idempotencykey", "SAVEPOINT", "INSERT rentals_idempotencykey", "RELEASE",
-        "SELECT customers_customer", "INSERT rentals_rental", "COMMIT",
+        "BEGIN",
+        "DELETE rentals_idempotencykey",
+        "SAVEPOINT",
+        "INSERT rentals_idempotencykey",
+        "RELEASE",
+        "SELECT customers_customer",
+        "INSERT rentals_rental",
+        "COMMIT",
         # active (the one conditional UPDATE that activates) and the key's answer, in one transaction
-        "BEGIN", "UPDATE rentals_rental", "UPDATE rentals_idempotencykey", "COMMIT",
+        "BEGIN",
+        "UPDATE rentals_rental",
+        "UPDATE rentals_idempotencykey",
+        "COMMIT",
     ]

@@ -1,6 +1,7 @@
 """The reconciler against a real inventory: holds no rental owns are released, with a log line and a metric for
 each repair; holds of active and pending rentals are left alone. The live inventory is shared by the whole suite,
 so these tests look only at the holds they made."""
+
 import logging
 import uuid
 from datetime import timedelta
@@ -8,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import transaction
-from drivenow_contracts import InventoryClient
 
+from drivenow_contracts import InventoryClient
 from rentals import metrics, services
 from rentals.models import FailureCode, OutboxMessage, OutboxStatus, Rental, RentalStatus
 from rentals.reconcile import holds_reconcile
@@ -28,9 +29,15 @@ def _held(inventory, rental: Rental) -> Rental:
 
 
 def test_holds_no_rental_owns_are_released_and_each_repair_is_logged_and_counted(inventory, customer, caplog):
-    failed = _held(inventory, Rental.objects.create(
-        car_id=inventory.make_car(), customer=customer, status=RentalStatus.FAILED,
-        failure_code=FailureCode.INVENTORY_UNAVAILABLE))
+    failed = _held(
+        inventory,
+        Rental.objects.create(
+            car_id=inventory.make_car(),
+            customer=customer,
+            status=RentalStatus.FAILED,
+            failure_code=FailureCode.INVENTORY_UNAVAILABLE,
+        ),
+    )
     stranger_car, stranger = inventory.make_car(), uuid.uuid4()  # a hold booking has no rental for at all
     inventory.client().reserve(reservation_id=stranger, car_id=stranger_car)
     before = (_repairs("failed"), _repairs("missing"))
@@ -57,9 +64,15 @@ def test_holds_of_active_and_pending_rentals_are_left_alone(inventory, customer)
 
 
 def test_young_holds_are_not_judged_yet(inventory, customer):
-    failed = _held(inventory, Rental.objects.create(
-        car_id=inventory.make_car(), customer=customer, status=RentalStatus.FAILED,
-        failure_code=FailureCode.INVENTORY_UNAVAILABLE))
+    failed = _held(
+        inventory,
+        Rental.objects.create(
+            car_id=inventory.make_car(),
+            customer=customer,
+            status=RentalStatus.FAILED,
+            failure_code=FailureCode.INVENTORY_UNAVAILABLE,
+        ),
+    )
     assert failed.id not in holds_reconcile(min_age=timedelta(minutes=5)).released
     assert inventory.reservation_state(failed.id) == "active"
 
@@ -84,9 +97,15 @@ def test_an_active_rental_inventory_holds_nothing_for_is_reported(inventory, cus
 
 
 def test_the_relay_command_reconciles_once(inventory, customer):
-    failed = _held(inventory, Rental.objects.create(
-        car_id=inventory.make_car(), customer=customer, status=RentalStatus.FAILED,
-        failure_code=FailureCode.INVENTORY_UNAVAILABLE))
+    failed = _held(
+        inventory,
+        Rental.objects.create(
+            car_id=inventory.make_car(),
+            customer=customer,
+            status=RentalStatus.FAILED,
+            failure_code=FailureCode.INVENTORY_UNAVAILABLE,
+        ),
+    )
     call_command("run_outbox_relay", "--reconcile", "--reconcile-min-age", "0")
     assert inventory.car_status(failed.car_id) == "available"
     assert OutboxMessage.objects.get(reservation_id=failed.id).status == OutboxStatus.DELIVERED
@@ -109,4 +128,5 @@ def test_a_rental_that_ends_while_the_pass_runs_is_no_repair(inventory, customer
     report = holds_reconcile(min_age=timedelta(0))
     assert rental.id not in report.released and _repairs("completed") == before
     assert list(OutboxMessage.objects.filter(reservation_id=rental.id).values_list("status", flat=True)) == [
-        OutboxStatus.DELIVERED]
+        OutboxStatus.DELIVERED
+    ]

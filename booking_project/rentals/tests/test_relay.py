@@ -1,4 +1,5 @@
 """The outbox relay and the pending sweep, against a real inventory (and `responses` for refusals)."""
+
 import logging
 import os
 import signal
@@ -18,7 +19,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from drivenow_contracts import ReservationConflict
-
 from rentals import outbox, services
 from rentals.idempotency import idempotency_purge_expired
 from rentals.inventory import inventory_client
@@ -66,8 +66,9 @@ def test_the_relay_delivers_a_release_and_frees_the_car(inventory, customer):
 def test_inventory_down_means_backoff_never_giving_up(inventory_down, customer, settings):
     settings.BOOKING_OUTBOX_BACKOFF_BASE = 10.0
     settings.BOOKING_OUTBOX_BACKOFF_CAP = 25.0
-    rental = Rental.objects.create(car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE,
-                                   started_at=timezone.now())
+    rental = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE, started_at=timezone.now()
+    )
     _end_for_the_relay(rental)
     delays = []
     for attempt in range(1, 5):
@@ -81,7 +82,7 @@ def test_inventory_down_means_backoff_never_giving_up(inventory_down, customer, 
         assert OutboxMessage.objects.get().attempts == attempt
         OutboxMessage.objects.update(next_attempt_at=timezone.now())
     # base·2^(n-1), capped at 25 s, times a jitter in [0.5, 1]
-    for delay, ceiling in zip(delays, [10, 20, 25, 25]):
+    for delay, ceiling in zip(delays, [10, 20, 25, 25], strict=True):
         assert ceiling * 0.5 - 0.5 <= delay <= ceiling + 0.5, delays
 
 
@@ -100,8 +101,12 @@ def test_a_permanent_refusal_is_dead_and_logged(point_inventory, customer, caplo
     reservation_id = uuid.uuid4()
     _queue_release(reservation_id)
     with responses.RequestsMock() as mocked, caplog.at_level(logging.ERROR, logger="rentals.outbox"):
-        mocked.add(responses.POST, f"http://inventory.test/api/v1/reservations/{reservation_id}/release/",
-                   json={"code": code, "detail": "refused"}, status=status)
+        mocked.add(
+            responses.POST,
+            f"http://inventory.test/api/v1/reservations/{reservation_id}/release/",
+            json={"code": code, "detail": "refused"},
+            status=status,
+        )
         _relay().deliver_due()
     message = OutboxMessage.objects.get()
     assert (message.status, message.attempts) == (OutboxStatus.DEAD, 1)
@@ -115,8 +120,12 @@ def test_credentials_rate_limits_and_5xx_are_retried_not_dead(point_inventory, s
     reservation_id = uuid.uuid4()
     _queue_release(reservation_id)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        mocked.add(responses.POST, f"http://inventory.test/api/v1/reservations/{reservation_id}/release/",
-                   json={"code": "x", "detail": "later"}, status=status)
+        mocked.add(
+            responses.POST,
+            f"http://inventory.test/api/v1/reservations/{reservation_id}/release/",
+            json={"code": "x", "detail": "later"},
+            status=status,
+        )
         _relay().deliver_due()
     message = OutboxMessage.objects.get()
     assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
@@ -136,8 +145,9 @@ def test_a_reserve_that_lands_after_its_release_was_delivered_never_holds_the_ca
     inventory after the rental failed and its release was answered 404 and recorded as delivered. It used to
     take the car for good: the rental was failed and nothing would ever free it."""
     car_id = inventory.make_car()
-    rental = Rental.objects.create(car_id=car_id, customer=customer, status=RentalStatus.FAILED,
-                                   failure_code=FailureCode.INVENTORY_UNAVAILABLE)
+    rental = Rental.objects.create(
+        car_id=car_id, customer=customer, status=RentalStatus.FAILED, failure_code=FailureCode.INVENTORY_UNAVAILABLE
+    )
     _queue_release(rental.id)
     _relay().deliver_due()
     assert OutboxMessage.objects.get().status == OutboxStatus.DELIVERED
@@ -189,8 +199,14 @@ def test_two_relay_processes_at_once_deliver_every_row_once(inventory, customer)
         _end_for_the_relay(rental)
     env = _relay_env(inventory)
     procs = [
-        subprocess.Popen([sys.executable, "manage.py", "run_outbox_relay", "--once", "--batch", "2"],
-                         cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "manage.py", "run_outbox_relay", "--once", "--batch", "2"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = [proc.communicate(timeout=60)[0] for proc in procs]
@@ -246,7 +262,11 @@ def test_a_concurrent_relay_delivers_a_backlog_once_each(inventory, customer):
 def test_sigterm_stops_the_relay_cleanly(inventory_down):
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_outbox_relay", "--interval", "0.2"],
-        cwd=PROJECT_DIR, env=_relay_env(None), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT_DIR,
+        env=_relay_env(None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         time.sleep(1.5)
@@ -343,9 +363,7 @@ def test_housekeeping_purges_expired_keys_and_old_delivered_messages(inventory_d
     IdempotencyKey.objects.create(key="old", fingerprint="a" * 64, created_at=timezone.now() - timedelta(hours=25))
     IdempotencyKey.objects.create(key="new", fingerprint="b" * 64)
     _queue_release(uuid.uuid4())
-    OutboxMessage.objects.update(
-        status=OutboxStatus.DELIVERED, delivered_at=timezone.now() - timedelta(days=8)
-    )
+    OutboxMessage.objects.update(status=OutboxStatus.DELIVERED, delivered_at=timezone.now() - timedelta(days=8))
     _relay().housekeeping()
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
     assert not OutboxMessage.objects.exists()
@@ -362,13 +380,14 @@ def _queue_release(reservation_id) -> None:
 
 def _relay_env(inventory) -> dict[str, str]:
     """A relay process on this test's database, talking to `inventory` (or to nothing)."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-           "BOOKING_DB_NAME": connection.settings_dict["NAME"]}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "BOOKING_DB_NAME": connection.settings_dict["NAME"],
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if inventory is not None:
-        env.update(
-            DN_TEST_BOOKING_INVENTORY_URL=inventory.url, DN_TEST_BOOKING_INVENTORY_TOKEN=inventory.service_token
-        )
+        env.update(DN_TEST_BOOKING_INVENTORY_URL=inventory.url, DN_TEST_BOOKING_INVENTORY_TOKEN=inventory.service_token)
     else:
         env.pop("DN_TEST_BOOKING_INVENTORY_URL", None)
     return env

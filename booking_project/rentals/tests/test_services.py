@@ -1,4 +1,5 @@
 """Starting and ending rentals against a real inventory (gunicorn on its own database)."""
+
 import threading
 import time
 import uuid
@@ -9,9 +10,9 @@ import responses
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
-from drivenow_contracts import InventoryUnavailable
 
 from customers import services as customer_services
+from drivenow_contracts import InventoryUnavailable
 from rentals import errors, metrics, outbox, services
 from rentals.inventory import inventory_client
 from rentals.models import (
@@ -208,7 +209,7 @@ def test_a_start_that_meets_a_deactivation_in_flight_waits_for_it_and_is_refused
     def start() -> None:
         try:
             services.rental_start(car_id=uuid.uuid4(), customer_id=customer.id)
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
+        except Exception as exc:
             outcome["error"] = exc
         finally:
             connection.close()
@@ -267,8 +268,12 @@ def test_a_start_whose_activation_failed_after_the_hold_is_never_activated_later
 
 
 def _start(staff, car_id, customer, key):
-    return staff.post("/api/v1/rentals/", {"car_id": str(car_id), "customer_id": str(customer.id)}, format="json",
-                      HTTP_IDEMPOTENCY_KEY=key)
+    return staff.post(
+        "/api/v1/rentals/",
+        {"car_id": str(car_id), "customer_id": str(customer.id)},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
 
 
 def test_a_503_retried_with_its_key_carries_on_with_the_same_rental_and_gets_its_car(

@@ -1,4 +1,5 @@
 """DriveNow's service contract: DTOs, error codes and the typed InventoryClient."""
+
 from .client import InventoryClient
 from .dto import Car, CarPage, CarStatus, Reservation, ReservationPage, ReservationState
 from .errors import (

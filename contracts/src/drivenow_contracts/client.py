@@ -1,4 +1,5 @@
 """The typed client booking (and anyone else) uses to talk to inventory: DTOs in, typed exceptions out."""
+
 from __future__ import annotations
 
 import logging
@@ -138,9 +139,7 @@ class InventoryClient:
         self.session.close()
 
     # -- transport ------------------------------------------------------------------------------------
-    def _call(
-        self, operation: str, parse: Callable[[dict[str, Any]], T], method: str, path: str, **kwargs: Any
-    ) -> T:
+    def _call(self, operation: str, parse: Callable[[dict[str, Any]], T], method: str, path: str, **kwargs: Any) -> T:
         request_id = (self._request_id() if self._request_id else None) or uuid.uuid4().hex
         headers = {"X-Request-ID": request_id}
         url = self.base_url + path

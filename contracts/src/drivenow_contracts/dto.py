@@ -1,4 +1,5 @@
 """Typed data transfer objects for what inventory answers: cars and reservations."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

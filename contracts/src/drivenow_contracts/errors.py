@@ -1,4 +1,5 @@
 """Stable error codes shared by every DriveNow service and the typed exceptions the client raises."""
+
 from __future__ import annotations
 
 from enum import StrEnum

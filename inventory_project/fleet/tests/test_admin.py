@@ -1,4 +1,5 @@
 """Fleet staff in the Django admin: log in, filter, search, and move cars with the bulk actions."""
+
 import uuid
 
 import pytest
@@ -42,7 +43,8 @@ def test_bulk_action_refuses_what_the_service_refuses(browser):
     rented, retired = CarFactory(), CarFactory(status=CarStatus.RETIRED)
     services.reservation_create(reservation_id=uuid.uuid4(), car_id=rented.id)
     response = browser.post(
-        "/admin/fleet/car/", {"action": "make_available", "_selected_action": [str(rented.id), str(retired.id)]},
+        "/admin/fleet/car/",
+        {"action": "make_available", "_selected_action": [str(rented.id), str(retired.id)]},
         follow=True,
     )
     page = response.content.decode()
@@ -77,8 +79,14 @@ def test_change_form_refuses_a_forbidden_transition(browser):
     car = CarFactory(status=CarStatus.RETIRED)
     response = browser.post(
         f"/admin/fleet/car/{car.id}/change/",
-        {"model": car.model, "year": car.year, "plate": car.plate, "status": "available",
-         "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0"},
+        {
+            "model": car.model,
+            "year": car.year,
+            "plate": car.plate,
+            "status": "available",
+            "reservations-TOTAL_FORMS": "0",
+            "reservations-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 200 and "cannot go from" in response.content.decode()
     car.refresh_from_db()
@@ -88,8 +96,14 @@ def test_change_form_refuses_a_forbidden_transition(browser):
 def test_admin_adds_a_car_through_the_service(browser):
     response = browser.post(
         "/admin/fleet/car/add/",
-        {"model": "Kia Niro", "year": 2023, "plate": "ki-99", "status": "available",
-         "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0"},
+        {
+            "model": "Kia Niro",
+            "year": 2023,
+            "plate": "ki-99",
+            "status": "available",
+            "reservations-TOTAL_FORMS": "0",
+            "reservations-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Car.objects.get(model="Kia Niro").plate == "KI99"
@@ -143,6 +157,7 @@ def test_a_view_only_account_is_offered_no_car_action_and_a_posted_one_changes_n
 def test_every_admin_action_declares_its_permissions():
     """An action without `permissions` is offered to anyone who may view the list: none may be (ours or a library's)."""
     from django.contrib import admin
+
     from drivenow_contracts.testing import actions_without_permissions
 
     assert actions_without_permissions(admin.site) == []
@@ -159,7 +174,8 @@ def test_delete_selected_goes_through_car_delete_and_keeps_a_car_with_history():
     deleter = _staff_with("view_car", "delete_car")
     response = deleter.post(
         "/admin/fleet/car/",
-        {"action": "delete_cars", "_selected_action": [str(never_reserved.id), str(reserved.id)]}, follow=True,
+        {"action": "delete_cars", "_selected_action": [str(never_reserved.id), str(reserved.id)]},
+        follow=True,
     )
     page = response.content.decode()
     assert "1 car(s) deleted" in page and "retire it instead" in page
@@ -183,15 +199,31 @@ def test_the_change_form_deletes_a_never_reserved_car_through_the_service(browse
 
 
 def _add(browser: Client, **fields: object):
-    form = {"model": "Kia Niro", "year": 2023, "plate": "", "status": "available",
-            "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0", **fields}
+    form = {
+        "model": "Kia Niro",
+        "year": 2023,
+        "plate": "",
+        "status": "available",
+        "reservations-TOTAL_FORMS": "0",
+        "reservations-INITIAL_FORMS": "0",
+        **fields,
+    }
     return browser.post("/admin/fleet/car/add/", form)
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("plate", "AB\x1b12"), ("plate", "ＡＢ１２"), ("plate", "AB12\u200b"), ("plate", "ABCDEFGHJK123"),
-     ("model", "Kia\u200bNiro"), ("model", "Kia\x85"), ("model", "K" * 101), ("year", 1899), ("year", 2090)],
+    [
+        ("plate", "AB\x1b12"),
+        ("plate", "ＡＢ１２"),
+        ("plate", "AB12\u200b"),
+        ("plate", "ABCDEFGHJK123"),
+        ("model", "Kia\u200bNiro"),
+        ("model", "Kia\x85"),
+        ("model", "K" * 101),
+        ("year", 1899),
+        ("year", 2090),
+    ],
 )
 def test_the_car_form_refuses_what_the_api_refuses(browser, field, value):
     response = _add(browser, **{field: value})
@@ -209,8 +241,14 @@ def test_the_car_form_refuses_on_change_what_the_api_refuses(browser):
     car = CarFactory(plate="GOOD1")
     response = browser.post(
         f"/admin/fleet/car/{car.id}/change/",
-        {"model": car.model, "year": car.year, "plate": "BAD\x071", "status": car.status,
-         "reservations-TOTAL_FORMS": "0", "reservations-INITIAL_FORMS": "0"},
+        {
+            "model": car.model,
+            "year": car.year,
+            "plate": "BAD\x071",
+            "status": car.status,
+            "reservations-TOTAL_FORMS": "0",
+            "reservations-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 200 and "plate" in response.context["adminform"].form.errors
     car.refresh_from_db()

@@ -1,4 +1,5 @@
 """The fleet API as clients see it: bodies, status codes, problem+json codes, filters, pagination."""
+
 import uuid
 
 import pytest
@@ -98,8 +99,9 @@ def test_patch_changes_fields_and_enforces_transitions(staff, car):
     assert staff.patch(f"/api/v1/cars/{car.id}/", {"status": "maintenance"}, format="json").json()["status"] == (
         "maintenance"
     )
-    assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", {"status": "rented"}, format="json"), 409,
-                   "invalid_status_transition")
+    assert_problem(
+        staff.patch(f"/api/v1/cars/{car.id}/", {"status": "rented"}, format="json"), 409, "invalid_status_transition"
+    )
     car.refresh_from_db()
     assert car.status == CarStatus.MAINTENANCE
 
@@ -113,8 +115,9 @@ def test_patch_to_a_taken_plate_is_car_exists(staff):
 def test_a_rented_car_cannot_be_moved_by_hand(staff, service, car):
     service.post("/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)}, format="json")
     for target in ("available", "maintenance", "retired"):
-        assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", {"status": target}, format="json"), 409,
-                       "invalid_status_transition")
+        assert_problem(
+            staff.patch(f"/api/v1/cars/{car.id}/", {"status": target}, format="json"), 409, "invalid_status_transition"
+        )
     car.refresh_from_db()
     assert car.status == CarStatus.RENTED
 
@@ -178,7 +181,9 @@ def test_ordering_and_pagination(anon):
     assert capped["count"] == 3 and len(capped["results"]) == 3
     # Not a count: refused and named, rather than silently served as the default page (test_hostile_input.py).
     assert set(assert_problem(anon.get("/api/v1/cars/?limit=-5&offset=-1"), 400, "invalid")["errors"]) <= {
-        "limit", "offset"}
+        "limit",
+        "offset",
+    }
 
 
 def test_reservation_flow_over_http(service, car):
@@ -237,8 +242,9 @@ def test_oversized_body_is_413(staff):
 
 
 def test_patch_refuses_fixed_fields_and_non_objects(staff, car):
-    body = assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", {"id": str(uuid.uuid4())}, format="json"), 400,
-                          "invalid")
+    body = assert_problem(
+        staff.patch(f"/api/v1/cars/{car.id}/", {"id": str(uuid.uuid4())}, format="json"), 400, "invalid"
+    )
     assert "id" in body["errors"]
     assert_problem(staff.patch(f"/api/v1/cars/{car.id}/", [1, 2], format="json"), 400, "invalid")
     assert_problem(staff.patch(f"/api/v1/cars/{uuid.uuid4()}/", {"year": 2020}, format="json"), 404, "car_not_found")
@@ -272,8 +278,9 @@ def test_reservation_ids_must_be_uuid_strings(service, car, bad_id):
     body = {"id": bad_id, "car_id": str(car.id)}
     assert "id" in assert_problem(service.post("/api/v1/reservations/", body, format="json"), 400, "invalid")["errors"]
     body = {"id": str(uuid.uuid4()), "car_id": bad_id}
-    assert "car_id" in assert_problem(service.post("/api/v1/reservations/", body, format="json"), 400,
-                                      "invalid")["errors"]
+    assert (
+        "car_id" in assert_problem(service.post("/api/v1/reservations/", body, format="json"), 400, "invalid")["errors"]
+    )
     assert Reservation.objects.count() == 0
 
 
@@ -295,8 +302,10 @@ def test_the_fast_car_representation_equals_drfs_generic_one(car):
 def test_the_booking_service_lists_holds_by_state_and_nobody_else_does(service, anon, staff):
     cars = [CarFactory(), CarFactory()]
     ids = [str(uuid.uuid4()), str(uuid.uuid4())]
-    for rid, car in zip(ids, cars):
-        assert service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json").status_code == 201
+    for rid, car in zip(ids, cars, strict=True):
+        assert (
+            service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json").status_code == 201
+        )
     assert service.post(f"/api/v1/reservations/{ids[0]}/release/").status_code == 200
     active = service.get("/api/v1/reservations/?state=active").json()
     assert active["count"] == 1 and [r["id"] for r in active["results"]] == [ids[1]]

@@ -1,13 +1,14 @@
 """The per-process token cache: verified tokens skip the token and permission queries, for a bounded time."""
+
 import time
 import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from drivenow_contracts.server.auth import token_cache
 from rest_framework.authtoken.models import Token
 
+from drivenow_contracts.server.auth import token_cache
 from fleet.tests.factories import CarFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +33,9 @@ def test_a_known_token_costs_no_auth_or_permission_queries_the_second_time(servi
     car_ids = [CarFactory().id, CarFactory().id]
 
     def reserve(car_id):
-        return lambda: service.post("/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car_id)},
-                                    format="json")
+        return lambda: service.post(
+            "/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car_id)}, format="json"
+        )
 
     assert len(_auth_queries(reserve(car_ids[0]))) >= 2  # token, then user and group permissions
     assert _auth_queries(reserve(car_ids[1])) == []

@@ -1,5 +1,6 @@
 """Inventory's invariants live in the database: each constraint exists and refuses a bad row written with raw
 SQL, past the ORM and the services (migrations both ways: test_migrations.py)."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,10 +12,14 @@ from fleet.tests.factories import CarFactory
 
 pytestmark = pytest.mark.django_db
 
-CAR_SQL = ("INSERT INTO fleet_car (id, model, year, plate, status, created_at, updated_at) "
-           "VALUES (%s, %s, %s, %s, %s, now(), now())")
-RESERVATION_SQL = ("INSERT INTO fleet_reservation (id, car_id, period, state, created_at) "
-                   "VALUES (%s, %s, tstzrange(%s::timestamptz, %s::timestamptz, '[)'), %s, now())")
+CAR_SQL = (
+    "INSERT INTO fleet_car (id, model, year, plate, status, created_at, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s, now(), now())"
+)
+RESERVATION_SQL = (
+    "INSERT INTO fleet_reservation (id, car_id, period, state, created_at) "
+    "VALUES (%s, %s, tstzrange(%s::timestamptz, %s::timestamptz, '[)'), %s, now())"
+)
 
 
 def _insert(sql: str, params: list[object], *, without: str | None = None) -> None:
@@ -66,8 +71,7 @@ def test_year_below_zero_does_not_even_fit_the_column():
         ("reservation_period_matches_state", ("2040-01-01", "2041-01-01"), "active"),
         ("reservation_period_matches_state", ("2040-01-01", None), "released"),
     ],
-    ids=["second open hold", "earlier open hold", "unknown state", "active with an end",
-         "released without an end"],
+    ids=["second open hold", "earlier open hold", "unknown state", "active with an end", "released without an end"],
 )
 def test_reservation_constraints_refuse_bad_rows_in_sql(constraint, period, state):
     car = CarFactory()

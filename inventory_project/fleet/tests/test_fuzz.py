@@ -2,16 +2,18 @@
 it — every check (no 5xx, status codes / content types / headers / bodies as documented, invalid input refused,
 valid input accepted, auth enforced, …) in every phase, stateful included (links inferred from the schema), with a
 fixed seed and a fresh one. Staff token for the fleet, the booking service's token for reservations."""
+
 from __future__ import annotations
 
-from django.conf import settings
 import os
 from pathlib import Path
 
 import psycopg
 import pytest
-from drivenow_contracts.testing.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
+from django.conf import settings
+
 from drivenow_contracts.testing import live_service, pg_port
+from drivenow_contracts.testing.fuzzing import fuzz_examples, fuzz_seeds, problems_of, run_schemathesis
 
 pytestmark = pytest.mark.fuzz
 
@@ -21,13 +23,17 @@ def inventory():
     db_name = f"fuzz_inventory_{os.getpid()}"
     try:
         with live_service(settings.BASE_DIR, db_prefix="INVENTORY", db_name=db_name) as service:
-            yield service, {
-                "service": service.manage("create_service_account").strip(),
-                "staff": service.manage("seed_demo").strip(),
-            }
+            yield (
+                service,
+                {
+                    "service": service.manage("create_service_account").strip(),
+                    "staff": service.manage("seed_demo").strip(),
+                },
+            )
     finally:
-        with psycopg.connect(host="127.0.0.1", port=pg_port(), user="drivenow", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=pg_port(), user="drivenow", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 

@@ -4,15 +4,16 @@ digits, lone surrogates, … A value the schema refuses gets a 4xx problem and w
 
 Every single change to every field is tried once; then hypothesis stacks up to three of them (and drawn control
 and separator characters), derandomized so a run is the same run every time."""
+
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, schema_allows, string_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, schema_allows, string_fields
 from fleet.models import Car, Reservation
 from fleet.tests.factories import CarFactory
 
@@ -35,15 +36,22 @@ def fleet(staff, service):
         client.raise_request_exception = False  # a crash is an answer here: a 500 to report, not an exception
     fields = string_fields(schema, bodies=BODIES, values=VALUES)
     assert {field.label for field in fields} >= {
-        "POST /api/v1/cars/ id", "POST /api/v1/reservations/ id", "POST /api/v1/reservations/ car_id",
-        "POST /api/v1/cars/ plate", "PATCH /api/v1/cars/{id}/ model",
+        "POST /api/v1/cars/ id",
+        "POST /api/v1/reservations/ id",
+        "POST /api/v1/reservations/ car_id",
+        "POST /api/v1/cars/ plate",
+        "PATCH /api/v1/cars/{id}/ model",
     }
 
     def send(field, value: str) -> str | None:
         client = service if field.path.startswith("/api/v1/reservations") else staff
         before = _stored()
-        response = client.generic(field.method, field.path.format(id=TARGET_ID), json_body(field.body_with(value)),
-                                  content_type="application/json")
+        response = client.generic(
+            field.method,
+            field.path.format(id=TARGET_ID),
+            json_body(field.body_with(value)),
+            content_type="application/json",
+        )
         return judge(field, value, response, stored_before=before, stored_after=_stored())
 
     return fields, send
@@ -55,13 +63,22 @@ def _stored() -> tuple[list[dict], list[dict]]:
 
 def test_every_string_field_answers_every_single_hostile_change(fleet):
     fields, send = fleet
-    wrong = [f"{name}: {problem}" for field in fields for name, mutate in MUTATIONS.items()
-             if (problem := send(field, mutate(field.base_value)))]
+    wrong = [
+        f"{name}: {problem}"
+        for field in fields
+        for name, mutate in MUTATIONS.items()
+        if (problem := send(field, mutate(field.base_value)))
+    ]
     assert not wrong, f"{len(wrong)} wrong answers:\n" + "\n".join(wrong)
 
 
-@settings(max_examples=300, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_stacked_hostile_changes_are_refused_or_accepted_as_the_schema_says(fleet, data):
     fields, send = fleet

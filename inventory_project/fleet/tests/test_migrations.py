@@ -1,4 +1,5 @@
 """Migrations apply backwards and forwards cleanly on a database with data in it."""
+
 import uuid
 
 import pytest

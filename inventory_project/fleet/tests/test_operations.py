@@ -1,4 +1,5 @@
 """What operators rely on: health probes, metrics, docs and schema, production settings, management commands."""
+
 import os
 import subprocess
 import sys
@@ -104,13 +105,22 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("DJANGO_SECRET_KEY", "change-me-to-50-or-more-random-characters-000000000000"),  # deploy/k8s/secret.example.yaml
-    ("DJANGO_SECRET_KEY", "insecure-demo-key-for-docker-compose-only-change-me-0123456789"),  # compose's old default
-    ("DJANGO_SECRET_KEY", "change-me-to-50-or-more-random-characters-000000000001"),  # an example, one digit edited
-    ("INVENTORY_DB_PASSWORD", "change-me"),
-    ("DRIVENOW_SERVICE_TOKEN", "changemeservicetoken000000000000000000"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (
+            "DJANGO_SECRET_KEY",
+            "change-me-to-50-or-more-random-characters-000000000000",
+        ),  # deploy/k8s/secret.example.yaml
+        (
+            "DJANGO_SECRET_KEY",
+            "insecure-demo-key-for-docker-compose-only-change-me-0123456789",
+        ),  # compose's old default
+        ("DJANGO_SECRET_KEY", "change-me-to-50-or-more-random-characters-000000000001"),  # an example, one digit edited
+        ("INVENTORY_DB_PASSWORD", "change-me"),
+        ("DRIVENOW_SERVICE_TOKEN", "changemeservicetoken000000000000000000"),
+    ],
+)
 def test_production_refuses_the_example_secrets_published_in_the_repository(name, value):
     # They pass every length check, and anyone can read them.
     env = {"DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789", name: value}
@@ -119,8 +129,13 @@ def test_production_refuses_the_example_secrets_published_in_the_repository(name
 
 
 def test_production_check_deploy_is_clean():
-    result = _settings_process({"DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789"},
-                               "check", "--deploy", "--fail-level", "WARNING")
+    result = _settings_process(
+        {"DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -1,14 +1,15 @@
 """The hot path's query budget: taking and releasing a car must not grow unnoticed.
 
 Counted as the load test runs them: a warm token cache (the booking service's token is used all day long)."""
+
 import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
 from drivenow_contracts.server.auth import token_cache
 from drivenow_contracts.testing import statement_labels
-
 from fleet.models import Car, CarStatus
 from fleet.tests.factories import CarFactory
 
@@ -32,8 +33,11 @@ def _statements(call) -> tuple[int, list[str]]:
 
 def test_post_reservation_is_one_statement(warm_service):
     car = CarFactory()
-    status, statements = _statements(lambda: warm_service.post(
-        "/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)}, format="json"))
+    status, statements = _statements(
+        lambda: warm_service.post(
+            "/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)}, format="json"
+        )
+    )
     assert status == 201
     # take the car if it is available (lock, check and mark rented in one UPDATE) and insert the hold: one WITH
     assert statements == ["WITH"]
@@ -56,5 +60,5 @@ def test_car_list_takes_two_statements_whatever_the_page_size(anon):
     for _ in range(30):
         CarFactory()
     for limit in (1, 30):
-        status, statements = _statements(lambda: anon.get(f"/api/v1/cars/?status=available&limit={limit}"))
+        status, statements = _statements(lambda limit=limit: anon.get(f"/api/v1/cars/?status=available&limit={limit}"))
         assert status == 200 and statements == ["SELECT fleet_car", "SELECT fleet_car"]  # count, page

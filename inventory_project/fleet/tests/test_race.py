@@ -1,11 +1,13 @@
 """Many clients racing for one car over real HTTP to gunicorn: exactly one wins, PostgreSQL holds one hold."""
-from django.conf import settings
+
 import threading
 import uuid
 
 import psycopg
 import pytest
 import requests
+from django.conf import settings
+
 from drivenow_contracts.testing import live_service, pg_port
 
 RACERS = 32

@@ -1,6 +1,7 @@
 """Throttling, admin login lockout, production security headers: the shared guards (config.security)
 as the inventory service applies them. Booking runs the same code (rentals/tests/test_security.py checks its
 settings)."""
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,7 @@ def test_the_booking_service_account_is_not_throttled_as_a_person(rates, service
     rates(user="2/min", anon="1/min")  # service: off, the default
     cars = [CarFactory() for _ in range(5)]
     for car in cars:
-        created = service.post("/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)},
-                               format="json")
+        created = service.post("/api/v1/reservations/", {"id": str(uuid.uuid4()), "car_id": str(car.id)}, format="json")
         assert created.status_code == 201
     assert Reservation.objects.count() == 5
 
@@ -81,28 +81,54 @@ def test_a_service_rate_applies_to_service_accounts_only_when_set(rates, service
 
 
 def test_throttle_rates_come_from_the_environment():
-    code = ("from django.conf import settings; r = settings.REST_FRAMEWORK; "
-            "print(r['DEFAULT_THROTTLE_RATES'], r['NUM_PROXIES'], settings.CACHES['throttle']['BACKEND'])")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_THROTTLE_ANON": "7/s",
-           "DJANGO_THROTTLE_USER": "off", "DJANGO_THROTTLE_SERVICE": "9000/min", "DJANGO_NUM_PROXIES": "2"}
-    out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=PROJECT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    code = (
+        "from django.conf import settings; r = settings.REST_FRAMEWORK; "
+        "print(r['DEFAULT_THROTTLE_RATES'], r['NUM_PROXIES'], settings.CACHES['throttle']['BACKEND'])"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_THROTTLE_ANON": "7/s",
+        "DJANGO_THROTTLE_USER": "off",
+        "DJANGO_THROTTLE_SERVICE": "9000/min",
+        "DJANGO_NUM_PROXIES": "2",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ("{'anon': '7/s', 'user': None, 'service': '9000/min'} 2 "
-                                  "django.core.cache.backends.locmem.LocMemCache")
+    assert out.stdout.strip() == (
+        "{'anon': '7/s', 'user': None, 'service': '9000/min'} 2 django.core.cache.backends.locmem.LocMemCache"
+    )
     defaults = {k: v for k, v in env.items() if not k.startswith("DJANGO_THROTTLE") and k != "DJANGO_NUM_PROXIES"}
-    out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=PROJECT,
-                         env=defaults, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=PROJECT,
+        env=defaults,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.startswith("{'anon': '60/min', 'user': '600/min', 'service': None} 1"), out.stdout + out.stderr
-    bad = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=PROJECT, capture_output=True,
-                         text=True, timeout=60, env={**env, "DJANGO_THROTTLE_USER": "lots"})
+    bad = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "DJANGO_THROTTLE_USER": "lots"},
+    )
     assert bad.returncode != 0 and "DJANGO_THROTTLE_USER" in bad.stderr
 
 
 # -- admin login lockout ---------------------------------------------------------------------------------------
 def _login(client: Client, username: str, password: str, address: str = "192.0.2.10"):
-    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password},
-                       REMOTE_ADDR=address)
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def test_admin_login_locks_a_username_out_from_one_address_after_five_failures(staff_user):
@@ -123,8 +149,9 @@ def test_a_failed_login_with_a_forwarded_for_that_is_no_address_is_counted_for_t
     from axes.models import AccessAttempt
 
     client = Client(raise_request_exception=False)
-    response = client.post("/admin/login/", {"username": "fleet-staff", "password": "wrong"},
-                           HTTP_X_FORWARDED_FOR=forwarded)
+    response = client.post(
+        "/admin/login/", {"username": "fleet-staff", "password": "wrong"}, HTTP_X_FORWARDED_FOR=forwarded
+    )
     assert response.status_code == 200  # the login page again, not a crash storing the "address"
     assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == ["127.0.0.1"]
 
@@ -156,17 +183,25 @@ print("redirect", r.status_code, r.get("Location"))
 
 
 def test_production_settings_send_the_security_headers():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
-           "DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789"}
-    out = subprocess.run([sys.executable, "-c", PRODUCTION_PROBE], cwd=PROJECT, env=env, capture_output=True,
-                         text=True, timeout=60)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PRODUCTION_PROBE], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     lines = {line.split(" ", 1)[0]: line for line in out.stdout.splitlines()}
     api = lines["/health/live"]
-    for expected in ("'Strict-Transport-Security': 'max-age=31536000; includeSubDomains; preload'",
-                     "'X-Content-Type-Options': 'nosniff'", "'Referrer-Policy': 'same-origin'",
-                     "'X-Frame-Options': 'DENY'", "'Cross-Origin-Opener-Policy': 'same-origin'",
-                     "'Content-Security-Policy': \"default-src 'none'; frame-ancestors 'none'"):
+    for expected in (
+        "'Strict-Transport-Security': 'max-age=31536000; includeSubDomains; preload'",
+        "'X-Content-Type-Options': 'nosniff'",
+        "'Referrer-Policy': 'same-origin'",
+        "'X-Frame-Options': 'DENY'",
+        "'Cross-Origin-Opener-Policy': 'same-origin'",
+        "'Content-Security-Policy': \"default-src 'none'; frame-ancestors 'none'",
+    ):
         assert expected in api, api
     assert "default-src 'self'" in lines["/docs"] and "frame-ancestors 'none'" in lines["/docs"]
     assert lines["plain-http"].endswith("200")  # probes talk plain HTTP inside the cluster

@@ -1,5 +1,6 @@
 """A released id is spent forever — also when inventory first hears of it in the release — and a hold's times
 come from the database's clock, whatever the clock of the instance that handles the request says."""
+
 import threading
 import time
 import uuid
@@ -22,7 +23,8 @@ def test_a_reserve_arriving_after_the_release_of_its_id_is_refused(service, car)
     assert_problem(service.post(f"/api/v1/reservations/{rid}/release/"), 404, "reservation_not_found")
     body = assert_problem(
         service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json"),
-        409, "reservation_conflict",
+        409,
+        "reservation_conflict",
     )
     assert "released" in body["detail"]
     car.refresh_from_db()
@@ -40,10 +42,44 @@ def test_a_released_hold_cannot_be_taken_again_with_its_id(service, car):
     assert service.post(f"/api/v1/reservations/{rid}/release/").status_code == 200
     assert_problem(
         service.post("/api/v1/reservations/", {"id": rid, "car_id": str(car.id)}, format="json"),
-        409, "reservation_conflict",
+        409,
+        "reservation_conflict",
     )
     car.refresh_from_db()
     assert car.status == CarStatus.AVAILABLE
+
+
+def _reserve_and_release_at_once(rid: uuid.UUID, car_id: uuid.UUID) -> dict[str, str]:
+    """A reserve and a release of the same id in two threads, let go together: what each was answered."""
+    barrier = threading.Barrier(2)
+    answers: dict[str, str] = {}
+
+    def reserve() -> None:
+        barrier.wait()
+        try:
+            services.reservation_create(reservation_id=rid, car_id=car_id)
+            answers["reserve"] = "held"
+        except errors.ReservationConflict:
+            answers["reserve"] = "spent"
+        finally:
+            connection.close()
+
+    def release() -> None:
+        barrier.wait()
+        try:
+            services.reservation_release(reservation_id=rid)
+            answers["release"] = "released"
+        except errors.ReservationNotFound:
+            answers["release"] = "tombstone"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reserve), threading.Thread(target=release)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,34 +90,7 @@ def test_a_release_racing_the_reserve_of_its_id_never_leaves_the_car_held():
     outcomes: set[str] = set()
     for _ in range(40):
         rid = uuid.uuid4()
-        barrier = threading.Barrier(2)
-        answers: dict[str, str] = {}
-
-        def reserve() -> None:
-            barrier.wait()
-            try:
-                services.reservation_create(reservation_id=rid, car_id=car.id)
-                answers["reserve"] = "held"
-            except errors.ReservationConflict:
-                answers["reserve"] = "spent"
-            finally:
-                connection.close()
-
-        def release() -> None:
-            barrier.wait()
-            try:
-                services.reservation_release(reservation_id=rid)
-                answers["release"] = "released"
-            except errors.ReservationNotFound:
-                answers["release"] = "tombstone"
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=reserve), threading.Thread(target=release)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = _reserve_and_release_at_once(rid, car.id)
         # Either the hold was made and then released, or the release came first and the reserve was refused.
         assert (answers["reserve"], answers["release"]) in {("held", "released"), ("spent", "tombstone")}
         outcomes.add(answers["release"])
@@ -112,8 +121,14 @@ def test_a_hold_is_timed_by_the_database_clock_whatever_the_instance_clock(monke
 # -- the interleavings, one at a time: a second connection holds its statement's transaction open ----------------
 def _raw_connection(*, autocommit: bool = False) -> psycopg.Connection:
     db = connection.settings_dict
-    return psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-                           dbname=db["NAME"], autocommit=autocommit)
+    return psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+        autocommit=autocommit,
+    )
 
 
 @pytest.fixture
@@ -131,7 +146,7 @@ def _in_thread(call):
     def run() -> None:
         try:
             outcome["value"] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
+        except Exception as exc:
             outcome["error"] = exc
         finally:
             connection.close()
@@ -148,8 +163,8 @@ def _wait_until_blocked_by(holder: psycopg.Connection) -> None:
     with _raw_connection(autocommit=True) as watcher:
         while time.monotonic() < deadline:
             waiting = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [holder.info.backend_pid]).fetchone()[0]
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [holder.info.backend_pid]
+            ).fetchone()[0]
             if waiting:
                 return
             time.sleep(0.02)

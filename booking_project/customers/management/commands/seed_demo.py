@@ -1,4 +1,5 @@
 """Demo data for `deploy/local/run.sh` and compose: a staff user with a token and three customers. Safe to run twice."""
+
 import os
 
 from django.contrib.auth import get_user_model
@@ -24,7 +25,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="staff")
         parser.add_argument(
-            "--password", default=os.environ.get("DRIVENOW_STAFF_PASSWORD", ""),
+            "--password",
+            default=os.environ.get("DRIVENOW_STAFF_PASSWORD", ""),
             help="The staff user's admin password (default: $DRIVENOW_STAFF_PASSWORD). Without one the user has no "
             "usable password until `manage.py changepassword`.",
         )

@@ -3,6 +3,7 @@ inventory's holds with booking's rentals.
 
 Stops cleanly on SIGTERM / SIGINT: the row being delivered is finished, the rest of its batch given back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,39 +21,58 @@ log = logging.getLogger("rentals.relay")
 
 
 class Command(BaseCommand):
-    help = ("Deliver the outbox to inventory (releases), with backoff; fail rentals stuck in `pending`; release "
-            "holds no rental owns.")
+    help = (
+        "Deliver the outbox to inventory (releases), with backoff; fail rentals stuck in `pending`; release "
+        "holds no rental owns."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Process what is due now, sweep once, and exit.")
         parser.add_argument(
-            "--reconcile", action="store_true",
+            "--reconcile",
+            action="store_true",
             help="Compare inventory's active holds with the rentals once, queue releases for holds no rental owns, "
-                 "deliver them, and exit.",
+            "deliver them, and exit.",
         )
         parser.add_argument(
-            "--interval", type=float, default=None,
+            "--interval",
+            type=float,
+            default=None,
             help=f"Seconds between polls when idle (default BOOKING_OUTBOX_POLL_INTERVAL, "
-                 f"{settings.BOOKING_OUTBOX_POLL_INTERVAL}); a NOTIFY wakes the relay sooner.",
+            f"{settings.BOOKING_OUTBOX_POLL_INTERVAL}); a NOTIFY wakes the relay sooner.",
         )
         parser.add_argument("--batch", type=int, default=None, help="Rows claimed per transaction.")
         parser.add_argument(
-            "--pending-age", type=float, default=None,
+            "--pending-age",
+            type=float,
+            default=None,
             help="Sweep rentals pending for longer than this many seconds (default BOOKING_PENDING_SWEEP_AGE_SECONDS).",
         )
         parser.add_argument(
-            "--sweep-interval", type=float, default=None,
+            "--sweep-interval",
+            type=float,
+            default=None,
             help="Seconds between sweeps (default BOOKING_SWEEP_INTERVAL_SECONDS).",
         )
         parser.add_argument(
-            "--reconcile-min-age", type=float, default=None,
+            "--reconcile-min-age",
+            type=float,
+            default=None,
             help="Reconcile only holds and rentals older than this many seconds "
-                 "(default BOOKING_RECONCILE_MIN_AGE_SECONDS).",
+            "(default BOOKING_RECONCILE_MIN_AGE_SECONDS).",
         )
 
     def handle(
-        self, *args: object, once: bool, reconcile: bool, interval: float | None, batch: int | None,
-        pending_age: float | None, sweep_interval: float | None, reconcile_min_age: float | None, **options: object,
+        self,
+        *args: object,
+        once: bool,
+        reconcile: bool,
+        interval: float | None,
+        batch: int | None,
+        pending_age: float | None,
+        sweep_interval: float | None,
+        reconcile_min_age: float | None,
+        **options: object,
     ) -> None:
         stop = threading.Event()
 

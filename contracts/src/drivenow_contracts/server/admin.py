@@ -1,4 +1,5 @@
 """The contract in the Django admin: what the API refuses, the admin refuses too (field rules, NUL-free text)."""
+
 from __future__ import annotations
 
 from typing import Any

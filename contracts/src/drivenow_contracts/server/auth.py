@@ -6,6 +6,7 @@ verified token is remembered in the process for a short time, together with its 
 then survives between requests). The price: a deleted token or a deactivated user keeps working for at most
 DJANGO_TOKEN_CACHE_SECONDS (default 30; 0 turns the cache off). Unknown tokens are never cached.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Every error leaves the service as RFC 9457 problem+json with a stable `code` from drivenow_contracts."""
+
 from __future__ import annotations
 
 import logging
@@ -13,11 +14,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
-from drivenow_contracts import ErrorCode
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from drivenow_contracts import ErrorCode
 
 log = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -204,4 +206,3 @@ class ProblemSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 def problem_docs(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ProblemSerializer, description=description)
-

@@ -5,6 +5,7 @@ Each field accepts exactly what the OpenAPI document says it accepts, no more: t
 fields are lenient in ways the schema cannot show — a CharField takes 12 for "12", an IntegerField takes "2020",
 a UUIDField takes 32 bare hex digits or `urn:uuid:…`, a DateTimeField takes a date without a time or offset.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,6 @@
-"""List ordering that pages cleanly and says no to what it cannot do: the `?ordering=` backend of every DriveNow list."""
+"""List ordering that pages cleanly and says no to what it cannot do (the `?ordering=` backend of every DriveNow
+list), and the base of every list filter."""
+
 from __future__ import annotations
 
 import re
@@ -41,8 +43,12 @@ class StableOrderingFilter(filters.OrderingFilter):
         invalid = [term for term in fields if term.removeprefix("-") not in valid]
         if invalid:
             raise ValidationError(
-                {self.ordering_param: [f"Cannot order by {', '.join(repr(t) for t in invalid)}; use one of: "
-                                       f"{', '.join(sorted(valid))} (prefix '-' for descending)."]}
+                {
+                    self.ordering_param: [
+                        f"Cannot order by {', '.join(repr(t) for t in invalid)}; use one of: "
+                        f"{', '.join(sorted(valid))} (prefix '-' for descending)."
+                    ]
+                }
             )
         return fields
 

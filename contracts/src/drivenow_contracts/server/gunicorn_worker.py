@@ -9,6 +9,7 @@ It also sends a response's head and the first body bytes in one write. gunicorn 
 killed between the two left the gateway a head without a body: too late for nginx to retry the request on the
 other instance, and the client got a broken response. In one write (a Django body is one chunk) the gateway gets
 all of the answer or nothing, and nothing is retried."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from gunicorn import util
-from gunicorn.http import errors
-from gunicorn.http import wsgi
+from gunicorn.http import errors, wsgi
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -35,11 +35,9 @@ _APPLICATION_FAULTS = (errors.InvalidResponseHeader, errors.InvalidResponseHeade
 def _answer(exc: BaseException) -> tuple[int, str, str, str]:
     """(status, title, code, detail) for an exception gunicorn's worker caught."""
     if isinstance(exc, errors.ParseException) and not isinstance(exc, _APPLICATION_FAULTS):
-        for kinds, status, title in _REFUSALS:
-            if isinstance(exc, kinds):
-                break
-        else:
-            status, title = 400, "Bad Request"
+        status, title = next(
+            ((status, title) for kinds, status, title in _REFUSALS if isinstance(exc, kinds)), (400, "Bad Request")
+        )
         if isinstance(exc, errors.ConfigurationProblem):
             detail = "The request path does not start with the prefix (SCRIPT_NAME) it was forwarded with."
         else:
@@ -49,10 +47,14 @@ def _answer(exc: BaseException) -> tuple[int, str, str, str]:
 
 
 def problem_response(status: int, title: str, code: str, detail: str) -> bytes:
-    body = json.dumps({"type": f"urn:drivenow:problem:{code}", "title": title, "status": status,
-                       "detail": detail, "code": code}, separators=(",", ":")).encode()
-    head = (f"HTTP/1.1 {status} {title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    body = json.dumps(
+        {"type": f"urn:drivenow:problem:{code}", "title": title, "status": status, "detail": detail, "code": code},
+        separators=(",", ":"),
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
     return head + body
 
 

@@ -3,6 +3,7 @@
 settings.DRIVENOW_READY_REPORTS maps extra names to dotted callables returning a short status string. Their
 answers are kept for DRIVENOW_READY_REPORTS_CACHE_SECONDS per process: the probe is public and unthrottled, so
 it must not turn every hit into a call to another service."""
+
 from __future__ import annotations
 
 import threading

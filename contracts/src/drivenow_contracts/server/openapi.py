@@ -8,6 +8,7 @@ not JSON or not parseable (413, 415, 400), a request line or headers over gunico
 to every operation and gives every 4xx/5xx the problem+json media type and the `Problem` schema. `AutoSchema` marks
 an operation whose permissions let anonymous callers through (the public fleet reads) as needing no credentials.
 """
+
 from __future__ import annotations
 
 import re
@@ -82,8 +83,10 @@ class AutoSchema(openapi.AutoSchema):
     def _anonymous_allowed(self) -> bool:
         request = SimpleNamespace(method=self.method, user=AnonymousUser(), auth=None)
         try:
-            return all(permission.has_permission(request, self.view)  # type: ignore[arg-type]  # enough of a Request
-                       for permission in self.view.get_permissions())
+            return all(
+                permission.has_permission(request, self.view)  # type: ignore[arg-type]  # enough of a Request
+                for permission in self.view.get_permissions()
+            )
         except Exception:  # a permission that needs more of the request than this: assume credentials are needed
             return False
 

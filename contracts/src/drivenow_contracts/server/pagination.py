@@ -3,6 +3,7 @@
 A value that is no count (`limit=abc`, `limit=0`, `offset=-1`, `limit=1.5`) is a 400 `invalid` naming the
 parameter, like any other query value we do not understand; a limit above the cap is served at the cap.
 """
+
 from __future__ import annotations
 
 import re

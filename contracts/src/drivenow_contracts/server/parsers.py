@@ -1,4 +1,5 @@
 """Request body parsing that never turns hostile JSON into a 500."""
+
 from __future__ import annotations
 
 from typing import Any

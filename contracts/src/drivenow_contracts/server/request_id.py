@@ -1,4 +1,5 @@
 """Request ids (taken from the gateway or made here) on every response and every log line."""
+
 from __future__ import annotations
 
 import contextvars

@@ -11,6 +11,7 @@ booking's end-to-end tests, the system tests in deploy/tests):
 The cluster comes from the test command (DN_TEST_PG_PORT, user `drivenow`, its password in PGPASSWORD and
 <PREFIX>_DB_PASSWORD, which every connection here and every service inherits).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-
 
 
 def free_ports(count: int) -> int:
@@ -125,8 +125,16 @@ class LiveService:
         assert self.log_path is not None
         with open(self.log_path, "ab") as log:  # the child keeps its own handle
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "--bind",
-                 f"127.0.0.1:{self.port}", "config.wsgi"],
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "config/gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "config.wsgi",
+                ],
                 cwd=self.project_dir,
                 env=self.env,
                 stdout=log,
@@ -136,7 +144,9 @@ class LiveService:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+                )
             try:
                 if requests.get(f"{self.url}/health/live", timeout=1).status_code == 200:
                     return

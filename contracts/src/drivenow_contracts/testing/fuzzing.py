@@ -5,6 +5,7 @@ accepting valid data), runs `st run` against the service's own /schema and retur
 is also the run's hooks module (`hooks = "drivenow_contracts.testing.fuzzing"`): it teaches schemathesis to generate
 the `plain-text` format the schema uses for free text (see drivenow_contracts.server.fields).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,10 @@ class FuzzRun:
 
     def summary(self) -> str:
         phases = {name: self.report["phases"][name]["status"] for name in PHASES}
-        return (f"seed={self.seed} cases={self.generated} failures={len(self.report['failures'])} "
-                f"errors={len(self.report['errors'])} phases={phases} stateful: {self.stateful}")
+        return (
+            f"seed={self.seed} cases={self.generated} failures={len(self.report['failures'])} "
+            f"errors={len(self.report['errors'])} phases={phases} stateful: {self.stateful}"
+        )
 
 
 def _toml_string(value: str) -> str:
@@ -54,12 +57,18 @@ def _toml_string(value: str) -> str:
 
 
 def write_config(
-    path: Path, *, headers: dict[str, str], operation_headers: dict[str, dict[str, str]], max_examples: int,
-    stateful_steps: int, dictionaries: dict[str, list[str]] | None = None,
+    path: Path,
+    *,
+    headers: dict[str, str],
+    operation_headers: dict[str, dict[str, str]],
+    max_examples: int,
+    stateful_steps: int,
+    dictionaries: dict[str, list[str]] | None = None,
     parameters: dict[str, tuple[str, float]] | None = None,
 ) -> None:
     """schemathesis.toml: default headers, per-path-regex headers, accepting statuses, all phases; `parameters`
     binds a parameter (`body.car_id`) to a dictionary of known values, used with the given probability."""
+
     def table(values: dict[str, str]) -> str:
         return "{ " + ", ".join(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in values.items()) + " }"
 
@@ -84,8 +93,10 @@ def write_config(
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}"]
     if parameters:
         lines.append("[parameters]")
-        lines += [f"{_toml_string(key)} = {{ dictionary = {_toml_string(name)}, probability = {probability} }}"
-                  for key, (name, probability) in parameters.items()]
+        lines += [
+            f"{_toml_string(key)} = {{ dictionary = {_toml_string(name)}, probability = {probability} }}"
+            for key, (name, probability) in parameters.items()
+        ]
     for regex, extra_headers in operation_headers.items():
         lines += ["[[operations]]", f"include-path-regex = {_toml_string(regex)}", f"headers = {table(extra_headers)}"]
     path.write_text("\n".join(lines) + "\n")
@@ -98,10 +109,33 @@ def run_schemathesis(base_url: str, *, workdir: Path, seed: int, timeout: float 
     report = workdir / f"report-{seed}.json"
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
     result = subprocess.run(
-        [st, "--config-file", str(workdir / "schemathesis.toml"), "run", f"{base_url}/schema", "--checks", "all",
-         "--phases", ",".join(PHASES), "--seed", str(seed), "--workers", "1", "--no-color",
-         "--report", "json", "--report-json-path", str(report), "--request-timeout", "20"],
-        cwd=workdir, env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True, timeout=timeout,
+        [
+            st,
+            "--config-file",
+            str(workdir / "schemathesis.toml"),
+            "run",
+            f"{base_url}/schema",
+            "--checks",
+            "all",
+            "--phases",
+            ",".join(PHASES),
+            "--seed",
+            str(seed),
+            "--workers",
+            "1",
+            "--no-color",
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
+            "--request-timeout",
+            "20",
+        ],
+        cwd=workdir,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     output = result.stdout + result.stderr
     if not report.exists():
@@ -126,10 +160,15 @@ def fuzz_examples(default: int = 100) -> int:
 
 def problems_of(run: FuzzRun) -> list[str]:
     """Everything wrong with a run: failed checks, errors, phases that did not run, operations not tested."""
-    problems = [f"{f['code']} {f['title']} ×{f['count']} in {', '.join(f['operations'])}" for f in run.report["failures"]]
+    problems = [
+        f"{f['code']} {f['title']} ×{f['count']} in {', '.join(f['operations'])}" for f in run.report["failures"]
+    ]
     problems += [f"error: {e}" for e in run.report["errors"]]
-    problems += [f"phase {name}: {run.report['phases'][name]['status']}" for name in PHASES
-                 if run.report["phases"][name]["status"] != "success"]
+    problems += [
+        f"phase {name}: {run.report['phases'][name]['status']}"
+        for name in PHASES
+        if run.report["phases"][name]["status"] != "success"
+    ]
     operations = run.report["operations"]
     if operations["tested"] != operations["total"] or operations["errored"]:
         problems.append(f"operations: {operations}")

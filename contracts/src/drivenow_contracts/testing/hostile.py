@@ -15,6 +15,7 @@ but a 5xx, and any 4xx a problem.
     response = client.generic(field.method, field.path, json_body(field.body_with(value)), content_type=…)
     problem = judge(field, value, response, stored_before=…, stored_after=…)  # None, or what is wrong
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,13 +36,35 @@ from drivenow_contracts.server.fields import PLAIN_TEXT_FORMAT, UUID_PATTERN
 # treat as nothing, C0/C1 controls, Unicode separators, invisible format characters, lone surrogates, private use,
 # and escapes that are text only after someone decodes them.
 AFFIXES: dict[str, str] = {
-    "LF": "\n", "CRLF": "\r\n", "CR": "\r", "TAB": "\t", "VT": "\x0b", "FF": "\x0c", "space": " ", "NUL": "\x00",
-    "file separator": "\x1c", "DEL": "\x7f", "NEL": "\x85", "NBSP": "\xa0", "line separator": "\u2028",
-    "paragraph separator": "\u2029", "BOM": "\ufeff", "zero-width space": "\u200b", "zero-width joiner": "\u200d",
-    "word joiner": "\u2060", "right-to-left override": "\u202e", "ideographic space": "\u3000",
-    "lone high surrogate": "\ud800", "lone low surrogate": "\udfff", "tag character": "\U000e0001",
-    "private use": "\ue000", "noncharacter": "\uffff", "combining acute": "\u0301", "percent-encoded LF": "%0A",
-    "backslash n": "\\n", "trailing dash": "-",
+    "LF": "\n",
+    "CRLF": "\r\n",
+    "CR": "\r",
+    "TAB": "\t",
+    "VT": "\x0b",
+    "FF": "\x0c",
+    "space": " ",
+    "NUL": "\x00",
+    "file separator": "\x1c",
+    "DEL": "\x7f",
+    "NEL": "\x85",
+    "NBSP": "\xa0",
+    "line separator": "\u2028",
+    "paragraph separator": "\u2029",
+    "BOM": "\ufeff",
+    "zero-width space": "\u200b",
+    "zero-width joiner": "\u200d",
+    "word joiner": "\u2060",
+    "right-to-left override": "\u202e",
+    "ideographic space": "\u3000",
+    "lone high surrogate": "\ud800",
+    "lone low surrogate": "\udfff",
+    "tag character": "\U000e0001",
+    "private use": "\ue000",
+    "noncharacter": "\uffff",
+    "combining acute": "\u0301",
+    "percent-encoded LF": "%0A",
+    "backslash n": "\\n",
+    "trailing dash": "-",
 }
 
 _FULL_WIDTH = {code: code + 0xFEE0 for code in range(0x21, 0x7F)}
@@ -81,6 +104,7 @@ LOOK_ALIKES: dict[str, Callable[[str], str]] = {
     "JSON-looking": lambda v: json.dumps({"v": v}),
     "percent-encoded": lambda v: "".join(f"%{b:02X}" for b in v.encode()),
 }
+
 
 def _suffixed(value: str, *, affix: str) -> str:
     return value + affix
@@ -134,15 +158,17 @@ def _resolve(document: Mapping[str, Any], schema: Any) -> Any:
 
 
 def _holds_strings(schema: Mapping[str, Any]) -> bool:
-    if schema.get("type") == "string" or isinstance(schema.get("enum"), list) and any(
-        isinstance(v, str) for v in schema["enum"]
+    if schema.get("type") == "string" or (
+        isinstance(schema.get("enum"), list) and any(isinstance(v, str) for v in schema["enum"])
     ):
         return True
     return any(_holds_strings(sub) for key in ("anyOf", "allOf") for sub in schema.get(key, []))
 
 
 def string_fields(
-    document: Mapping[str, Any], *, bodies: Mapping[tuple[str, str], Mapping[str, Any]],
+    document: Mapping[str, Any],
+    *,
+    bodies: Mapping[tuple[str, str], Mapping[str, Any]],
     values: Mapping[str, str] | None = None,
 ) -> list[StringField]:
     """Every string property of every JSON request body in `document`. `bodies` gives, per (METHOD, path), a body
@@ -179,8 +205,12 @@ def _valid_value(prop: Mapping[str, Any]) -> str | None:
         enum = [v for v in candidate.get("enum", []) if isinstance(v, str) and v]
         if enum:
             return enum[0]
-        example = {"uuid": "550e8400-e29b-41d4-a716-446655440000", "date-time": "2099-01-01T10:00:00+00:00",
-                   "email": "someone@example.com", PLAIN_TEXT_FORMAT: "Plain text"}.get(candidate.get("format", ""))
+        example = {
+            "uuid": "550e8400-e29b-41d4-a716-446655440000",
+            "date-time": "2099-01-01T10:00:00+00:00",
+            "email": "someone@example.com",
+            PLAIN_TEXT_FORMAT: "Plain text",
+        }.get(candidate.get("format", ""))
         if example:
             return example
     return None
@@ -190,7 +220,7 @@ def _valid_value(prop: Mapping[str, Any]) -> str | None:
 _ECMA_DIFFERENT = re.compile(r"\\[dDsSwWbB]")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ecma_pattern(pattern: str) -> re.Pattern[str]:
     """A schema `pattern` (ECMAScript, no flags) as a Python regex that means the same for `re.search`: `$` is the
     end of the text, not "the end or before a final newline". Constructs whose meaning differs in other ways
@@ -216,8 +246,9 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(char)
     if _ECMA_DIFFERENT.search(pattern):
-        raise ValueError(f"pattern {pattern!r}: \\d, \\s, \\w or \\b differ between ECMAScript and Python; "
-                         "extend ecma_pattern")
+        raise ValueError(
+            f"pattern {pattern!r}: \\d, \\s, \\w or \\b differ between ECMAScript and Python; extend ecma_pattern"
+        )
     return re.compile("".join(out))
 
 
@@ -252,8 +283,10 @@ FORMATS.checks("uuid")(lambda v: not isinstance(v, str) or re.fullmatch(UUID_PAT
 FORMATS.checks("date-time")(lambda v: not isinstance(v, str) or _is_date_time(v))
 # Generous on purpose (a service may refuse more): one @ between two non-empty parts, no space or invisible character.
 FORMATS.checks("email")(
-    lambda v: not isinstance(v, str)
-    or (v.count("@") == 1 and all(v.split("@")) and not _categories(v) & (_INVISIBLE | _SPACES))
+    lambda v: (
+        not isinstance(v, str)
+        or (v.count("@") == 1 and all(v.split("@")) and not _categories(v) & (_INVISIBLE | _SPACES))
+    )
 )
 FORMATS.checks(PLAIN_TEXT_FORMAT)(
     lambda v: not isinstance(v, str) or (bool(v.strip()) and not _categories(v) & _INVISIBLE)

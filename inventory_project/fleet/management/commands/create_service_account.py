@@ -1,4 +1,5 @@
 """Create (or update) the booking service's account: may manage reservations, nothing else. Prints its token."""
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -25,7 +26,9 @@ class Command(BaseCommand):
         user.set_unusable_password()  # a machine account: token only, never the admin
         user.is_staff = user.is_superuser = False
         user.save()
-        user.user_permissions.set([Permission.objects.get(codename="manage_reservations", content_type__app_label="fleet")])
+        user.user_permissions.set(
+            [Permission.objects.get(codename="manage_reservations", content_type__app_label="fleet")]
+        )
         if token:
             Token.objects.filter(user=user).exclude(key=token).delete()
             Token.objects.get_or_create(user=user, key=token)

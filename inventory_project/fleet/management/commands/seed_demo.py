@@ -1,4 +1,5 @@
 """Demo data for `deploy/local/run.sh` and compose: a staff user with a token and a small fleet. Safe to run twice."""
+
 import os
 
 from django.contrib.auth import get_user_model
@@ -27,7 +28,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="staff")
         parser.add_argument(
-            "--password", default=os.environ.get("DRIVENOW_STAFF_PASSWORD", ""),
+            "--password",
+            default=os.environ.get("DRIVENOW_STAFF_PASSWORD", ""),
             help="The staff user's admin password (default: $DRIVENOW_STAFF_PASSWORD). Without one the user has no "
             "usable password until `manage.py changepassword`.",
         )
@@ -46,5 +48,8 @@ class Command(BaseCommand):
             Token.objects.filter(user=user).exclude(key=token).delete()
         Token.objects.get_or_create(user=user, **({"key": token} if token else {}))
         for car_id, model, year, plate, status in DEMO_CARS:
-            Car.objects.get_or_create(id=car_id, defaults={"model": model, "year": year, "plate": plate and plate.replace("-", ""), "status": status})
+            Car.objects.get_or_create(
+                id=car_id,
+                defaults={"model": model, "year": year, "plate": plate and plate.replace("-", ""), "status": status},
+            )
         self.stdout.write(Token.objects.get(user=user).key)

@@ -1,4 +1,5 @@
 """A large synthetic fleet for load tests: `manage.py seed_fleet --cars 10000`. Adds to what is there."""
+
 import random
 import uuid
 
@@ -8,9 +9,26 @@ from django.db import connection
 from fleet.models import Car, CarStatus
 
 MODELS = [
-    "Tesla Model 3", "Tesla Model Y", "Toyota Corolla", "Toyota Yaris", "Volkswagen Golf", "Volkswagen Polo",
-    "Renault Zoe", "Renault Clio", "Fiat 500", "Ford Focus", "Ford Transit", "Kia Niro", "Hyundai Kona",
-    "Peugeot 208", "Skoda Octavia", "BMW i3", "Audi A3", "Mercedes A-Class", "Nissan Leaf", "Dacia Sandero",
+    "Tesla Model 3",
+    "Tesla Model Y",
+    "Toyota Corolla",
+    "Toyota Yaris",
+    "Volkswagen Golf",
+    "Volkswagen Polo",
+    "Renault Zoe",
+    "Renault Clio",
+    "Fiat 500",
+    "Ford Focus",
+    "Ford Transit",
+    "Kia Niro",
+    "Hyundai Kona",
+    "Peugeot 208",
+    "Skoda Octavia",
+    "BMW i3",
+    "Audi A3",
+    "Mercedes A-Class",
+    "Nissan Leaf",
+    "Dacia Sandero",
 ]
 
 
