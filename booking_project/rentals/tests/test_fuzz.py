@@ -49,6 +49,8 @@ def test_booking_holds_to_its_openapi_contract(booking, live_inventory, seed, tm
         operation_headers={},
         max_examples=fuzz_examples(),
         stateful_steps=10,
+        # "In the future" is a rule no schema can state: a start's expected return is moved ahead in every phase.
+        future_fields=("expected_return_at",),
         # Real cars and customers for some of the starts, so rentals get made, refused as taken, and ended.
         dictionaries={
             "cars": [str(live_inventory.make_car()) for _ in range(20)],

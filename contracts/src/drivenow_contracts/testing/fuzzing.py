@@ -17,6 +17,7 @@ import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,20 @@ def write_config(
     path.write_text("\n".join(lines) + "\n")
 
 
-def run_schemathesis(base_url: str, *, workdir: Path, seed: int, timeout: float = 600, **config: Any) -> FuzzRun:
-    """One `st run` of every check and phase against base_url/schema; the report is returned, not judged."""
+def run_schemathesis(
+    base_url: str,
+    *,
+    workdir: Path,
+    seed: int,
+    timeout: float = 600,
+    future_fields: tuple[str, ...] = (),
+    **config: Any,
+) -> FuzzRun:
+    """One `st run` of every check and phase against base_url/schema; the report is returned, not judged.
+
+    `future_fields`: body fields whose date-time must be in the future, a rule no schema can state. A generated
+    case with a valid date-time in the past there has it moved a day ahead before it is sent, in every phase
+    (the `returns` dictionary of a test only reaches some of them)."""
     workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir / "schemathesis.toml", **config)
     report = workdir / f"report-{seed}.json"
@@ -132,7 +145,7 @@ def run_schemathesis(base_url: str, *, workdir: Path, seed: int, timeout: float 
             "20",
         ],
         cwd=workdir,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, "PYTHONHASHSEED": "0", FUTURE_FIELDS_VARIABLE: ",".join(future_fields)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -179,6 +192,32 @@ def problems_of(run: FuzzRun) -> list[str]:
 
 # -- hooks: loaded by schemathesis itself ------------------------------------------------------------------------
 _FORBIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn"}
+FUTURE_FIELDS_VARIABLE = "DN_FUZZ_FUTURE_FIELDS"
+
+
+def in_the_past(value: object) -> bool:
+    """A valid RFC 3339 date-time (with an offset) that is not a minute ahead of now; anything else is False."""
+    if not isinstance(value, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment < datetime.now(UTC) + timedelta(minutes=1)
+
+
+def _register_future_fields() -> None:
+    fields = [name for name in os.environ.get(FUTURE_FIELDS_VARIABLE, "").split(",") if name]
+    if not fields:
+        return
+    import schemathesis
+
+    @schemathesis.hook
+    def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+        if isinstance(case.body, dict):
+            for name in fields:
+                if in_the_past(case.body.get(name)):
+                    case.body[name] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 
 
 def _register_formats() -> None:
@@ -199,3 +238,4 @@ def _register_formats() -> None:
 
 
 _register_formats()
+_register_future_fields()
