@@ -1,5 +1,5 @@
 # The commands of the README, by name. Each target is the script it names; nothing else to install.
-.PHONY: run test bench lint
+.PHONY: run test bench lint lock
 
 run:    ## DriveNow on this machine: private PostgreSQL, two instances of each service, the gateway on :8080
 	./deploy/local/run.sh
@@ -12,3 +12,6 @@ bench:  ## the load test (about 4 minutes)
 
 lint:   ## the static checks the test command also runs: mypy --strict on the contract package
 	./deploy/local/test.sh --lint-only
+
+lock:   ## re-lock requirements/*.txt (pins and hashes) from requirements/*.in after editing one
+	./deploy/local/lock.sh
