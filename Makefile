@@ -1,5 +1,5 @@
 # The commands of the README, by name. Each target is the script it names; nothing else to install.
-.PHONY: run test bench lint format
+.PHONY: run test bench lint format lock
 
 run:    ## DriveNow on this machine: private PostgreSQL, two instances of each service, the gateway on :8080
 	./deploy/local/run.sh
@@ -15,3 +15,6 @@ lint:   ## the static checks the test command also runs: ruff check, ruff format
 
 format: ## ruff's fixes and formatting, applied (then `make lint` passes)
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+lock:   ## re-lock requirements/*.txt (pins and hashes) from requirements/*.in after editing one
+	./deploy/local/lock.sh

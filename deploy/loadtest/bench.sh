@@ -15,7 +15,8 @@ scenarios="${DN_BENCH_SCENARIOS:-ceiling rent_return contention browse}"
 here="$DN_ROOT/deploy/loadtest"
 
 dn_venv
-"$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/bench.txt" || dn_die "installing locust failed"
+"$DN_PY" -m pip install -q --disable-pip-version-check --require-hashes -r "$DN_ROOT/requirements/bench.txt" \
+  || dn_die "installing locust failed"
 export PATH="$DN_VENV/bin:$PATH"
 
 work="$(mktemp -d /tmp/drivenow-bench.XXXXXX)"

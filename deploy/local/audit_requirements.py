@@ -1,4 +1,7 @@
-"""Known-vulnerability audit of the pinned requirements (pip-audit), as the test command runs it.
+"""Known-vulnerability audit of the locked requirements (pip-audit), as the test command runs it.
+
+The locks (requirements/*.txt, `make lock`) hold every package with its hashes, so pip-audit reads their pins as
+they are (--disable-pip) instead of installing them into a scratch virtualenv to find out.
 
 Asks PyPI's advisory data first, then OSV. Exit code: 1 when a pinned package has a known vulnerability; 0
 otherwise — including when no advisory source could be reached, which is reported loudly as NOT AUDITED rather
@@ -16,7 +19,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FILES = ["requirements/test.txt", "requirements/bench.txt"]  # test.txt includes base.txt
+DEFAULT_FILES = ["requirements/test.txt", "requirements/bench.txt"]  # test.txt locks base.in at base.txt's versions
 SOURCES = ("pypi", "osv")
 
 
@@ -34,6 +37,7 @@ def audit(files: list[str], source: str) -> tuple[list[dict], str]:
         "15",
         "--vulnerability-service",
         source,
+        "--disable-pip",
     ]
     for name in files:
         command += ["-r", str(ROOT / name)]

@@ -12,11 +12,13 @@ DN_PY="$DN_VENV/bin/python"
 dn_log() { printf '\033[1m[drivenow]\033[0m %s\n' "$*" >&2; }
 dn_die() { printf '[drivenow] error: %s\n' "$*" >&2; exit 1; }
 
-# Create the venv and install the pinned requirements once; reinstall only when they change.
+# Create the venv and install the locked requirements once; reinstall only when they (or the .in files they are
+# locked from, or a local package's pyproject.toml) change.
 dn_venv() {
   local stamp="$DN_VENV/.drivenow-requirements"
   local want
-  want="$(cat "$DN_ROOT"/requirements/*.txt "$DN_ROOT"/*/pyproject.toml | sha256sum | cut -c1-16)"
+  want="$(cat "$DN_ROOT"/requirements/*.in "$DN_ROOT"/requirements/*.txt "$DN_ROOT"/*/pyproject.toml \
+    | sha256sum | cut -c1-16)"
   if [ ! -x "$DN_PY" ]; then
     dn_log "creating the virtualenv in $DN_VENV"
     python3 -m venv "$DN_VENV" || dn_die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
@@ -24,11 +26,15 @@ dn_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # pip's own output (warnings about the machine's index configuration included) goes to a log, not the terminal.
     local log="$DN_VENV/pip-install.log"
-    dn_log "installing pinned requirements (first run takes a minute; log: $log)"
-    "$DN_PY" -m pip install -q --disable-pip-version-check -r "$DN_ROOT/requirements/test.txt" >"$log" 2>&1 \
-      || { tail -n 20 "$log" >&2; dn_die "pip install failed"; }
-    "$DN_PY" -m pip install -q --disable-pip-version-check -e "$DN_ROOT/contracts[server,testing]" \
+    dn_log "installing locked requirements (first run takes a minute; log: $log)"
+    # Every file checked against the lock's hashes. pip takes no local path under --require-hashes, so the local
+    # packages come after, without their dependencies (the lock has them; `pip check` says when it does not).
+    "$DN_PY" -m pip install -q --disable-pip-version-check --require-hashes -r "$DN_ROOT/requirements/test.txt" \
+      >"$log" 2>&1 || { tail -n 20 "$log" >&2; dn_die "pip install failed"; }
+    "$DN_PY" -m pip install -q --disable-pip-version-check --no-deps -e "$DN_ROOT/contracts[server,testing]" \
       >>"$log" 2>&1 || { tail -n 20 "$log" >&2; dn_die "installing the local packages failed"; }
+    "$DN_PY" -m pip check --disable-pip-version-check >>"$log" 2>&1 \
+      || { tail -n 20 "$log" >&2; dn_die "a requirement of the local packages is not in requirements/test.txt"; }
     echo "$want" >"$stamp"
   fi
 }

@@ -45,6 +45,10 @@ else
   dn_log "no promtool: the Prometheus rule tests in deploy/tests will be skipped"
 fi
 
+# Each suite's coverage data, read for its total after it ran (see run_covered).
+covdata="$(mktemp -d /tmp/drivenow-coverage.XXXXXX)"
+trap 'rm -rf "$covdata"' EXIT
+
 if [ -n "${DN_TEST_DB_PORT:-}" ]; then
   port="$DN_TEST_DB_PORT"
   export DN_PG_PASSWORD="${DN_TEST_DB_PASSWORD:-${PGPASSWORD:-}}"
@@ -52,7 +56,7 @@ else
   export DN_PG_PASSWORD; DN_PG_PASSWORD="$(dn_secret)"
   cluster="$(mktemp -d /tmp/drivenow-test-pg.XXXXXX)"
   port="$(dn_free_port)"
-  trap 'dn_pg_stop "$cluster"; rm -rf "$cluster"' EXIT
+  trap 'dn_pg_stop "$cluster"; rm -rf "$cluster" "$covdata"' EXIT
   dn_log "throwaway PostgreSQL on 127.0.0.1:$port ($cluster)"
   # fsync off: a throwaway cluster need not survive a power cut, and the suite runs faster.
   DN_PG_FSYNC=off dn_pg_start "$cluster" "$port"
@@ -72,14 +76,34 @@ run() {  # run NAME DIR COMMAND...: one suite in its own process
   [ "$rc" = 0 ] || failed+=("$name (exit $rc)")
 }
 
+# Line coverage of a suite's own code (pytest-cov; tests and the gunicorn processes the live tests start are not
+# measured: deploy/local/coverage.ini). One line per suite after it, and the summary at the end.
+totals=()
+run_covered() {  # run_covered NAME DIR PACKAGES...  -- pytest arguments: run NAME's pytest measuring PACKAGES
+  local name="$1" dir="$2"; shift 2
+  local cov=() packages=() total
+  while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do cov+=("--cov=$1"); packages+=("$1"); shift; done
+  shift
+  local data="$covdata/$name" rcfile="$DN_ROOT/deploy/local/coverage.ini"
+  run "$name" "$dir" env COVERAGE_FILE="$data" pytest "${cov[@]}" --cov-config="$rcfile" --cov-report= "$@"
+  if total="$(cd "$DN_ROOT/$dir" && COVERAGE_FILE="$data" coverage report --rcfile="$rcfile" --format=total 2>/dev/null)"; then
+    dn_log "coverage of $name (${packages[*]}): $total %"
+    totals+=("$name $total %")
+  else
+    totals+=("$name -")  # no data: every test deselected, or the suite did not start
+  fi
+}
+
 run "lint" . lint
-run "inventory" inventory_project pytest "$@"
-run "contracts" contracts pytest "$@"
-run "booking" booking_project pytest "$@"
+run_covered "inventory" inventory_project fleet config drivenow_contracts.server -- "$@"
+# The contract itself; its server half is measured where it runs (the services' suites), the test helpers nowhere.
+run_covered "contracts" contracts drivenow_contracts.client drivenow_contracts.dto drivenow_contracts.errors -- "$@"
+run_covered "booking" booking_project rentals customers config drivenow_contracts.server -- "$@"
 run "deploy" deploy/tests pytest "$@"
 # Known vulnerabilities in the pinned requirements; says NOT AUDITED (and passes) when no advisory source answers.
 run "pip-audit" . python deploy/local/audit_requirements.py
 
+dn_log "coverage: $(IFS=,; echo "${totals[*]}" | sed 's/,/, /g')"
 if [ "${#failed[@]}" -gt 0 ]; then
   dn_log "FAILED: ${failed[*]}"
   exit 1

@@ -37,10 +37,3 @@ def test_the_audit_verdict(monkeypatch, capsys, answers, required, exit_code, sa
     assert audit_requirements.main(["requirements/base.txt"]) == exit_code
     assert says in capsys.readouterr().out
 
-
-def test_every_runtime_and_test_requirement_is_pinned():
-    for name in ("base.txt", "test.txt", "bench.txt", "inventory.txt", "booking.txt"):
-        for line in (REPO_ROOT / "requirements" / name).read_text().splitlines():
-            line = line.split("#")[0].strip()
-            if line and not line.startswith("-r"):
-                assert "==" in line, f"{name}: {line} is not pinned"
