@@ -36,4 +36,3 @@ def test_the_audit_verdict(monkeypatch, capsys, answers, required, exit_code, sa
     monkeypatch.setenv("DN_AUDIT_REQUIRED", required)
     assert audit_requirements.main(["requirements/base.txt"]) == exit_code
     assert says in capsys.readouterr().out
-

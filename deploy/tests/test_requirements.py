@@ -1,6 +1,7 @@
 """The requirement locks hold to what we ask for: requirements/NAME.in (pinned, with why) is compiled by `make lock`
 into NAME.txt (every transitive pin, each with its hashes), and every install reads the .txt with --require-hashes.
 These fail when a .in was edited and not re-locked, or a .txt was edited by hand."""
+
 from __future__ import annotations
 
 import re
@@ -105,7 +106,8 @@ def test_the_lock_pins_what_the_in_file_asks_for(path):
     for name, version in asked(path).items():
         assert name in lock, f"requirements/{path.name} asks for {name}=={version}; {path.stem}.txt lacks it: {FIX}"
         assert lock[name].version == version, (
-            f"requirements/{path.name} asks for {name}=={version}; {path.stem}.txt locks {lock[name].version}: {FIX}")
+            f"requirements/{path.name} asks for {name}=={version}; {path.stem}.txt locks {lock[name].version}: {FIX}"
+        )
 
 
 @pytest.mark.parametrize("path", INS, ids=lambda path: path.name)
@@ -116,14 +118,18 @@ def test_the_lock_has_nothing_the_in_file_no_longer_asks_for(path):
             if via.startswith("-r "):
                 source = path.parent / via[3:].strip()
                 assert name in asked(source, follow=False), (
-                    f"requirements/{path.stem}.txt locks {name} for {source.name}, which no longer asks for it: {FIX}")
+                    f"requirements/{path.stem}.txt locks {name} for {source.name}, which no longer asks for it: {FIX}"
+                )
 
 
 @pytest.mark.parametrize(("name", "other"), sorted(AGREES_WITH.items()))
 def test_locks_installed_together_agree_on_every_version(name, other):
     lock, reference = locked(REQUIREMENTS / f"{name}.txt"), locked(REQUIREMENTS / f"{other}.txt")
-    differ = {package: (lock[package].version, reference[package].version)
-              for package in lock.keys() & reference.keys() if lock[package].version != reference[package].version}
+    differ = {
+        package: (lock[package].version, reference[package].version)
+        for package in lock.keys() & reference.keys()
+        if lock[package].version != reference[package].version
+    }
     assert not differ, f"{name}.txt and {other}.txt disagree (name: ({name}, {other})): {differ}; {FIX}"
 
 
