@@ -31,8 +31,12 @@ def _save(customer: Customer, **kwargs: Any) -> None:
 
 
 @transaction.atomic
-def customer_create(*, name: str, email: str, phone: str = "", driver_licence: str = "") -> Customer:
+def customer_create(
+    *, name: str, email: str, phone: str = "", driver_licence: str = "", id: UUID | None = None
+) -> Customer:
     customer = Customer(name=name, email=email_normalise(email), phone=phone, driver_licence=driver_licence)
+    if id is not None:
+        customer.id = id
     _save(customer, force_insert=True)
     return customer
 

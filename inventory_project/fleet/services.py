@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from . import errors, metrics, statements
 from .models import Car, CarStatus, Reservation, ReservationState
@@ -34,20 +35,42 @@ def car_transition_check(current: str, new: str) -> None:
 
 
 @transaction.atomic
-def car_create(
-    *, model: str, year: int, id: UUID | None = None, status: str = CarStatus.AVAILABLE, plate: str | None = None
-) -> Car:
+def _new_car(*, model: str, year: int, id: UUID | None, status: str, plate: str | None) -> Car:
+    """A car as car_create and cars_load make it (not saved): never `rented`, its plate in its one spelling."""
     if status == CarStatus.RENTED:
         raise errors.InvalidStatusTransition("A car becomes 'rented' only through a reservation.")
     car = Car(model=model, year=year, status=status, plate=plate_normalise(plate) if plate else None)
     if id is not None:
         car.id = id
+    return car
+
+
+def car_create(
+    *, model: str, year: int, id: UUID | None = None, status: str = CarStatus.AVAILABLE, plate: str | None = None
+) -> Car:
+    car = _new_car(model=model, year=year, id=id, status=status, plate=plate)
     try:
         with transaction.atomic():
             car.save(force_insert=True)
     except IntegrityError as exc:
         raise errors.CarExists() from exc
     return car
+
+
+@transaction.atomic
+def cars_load(cars: Iterable[dict[str, Any]], *, batch_size: int = 2000) -> int:
+    """Many cars at once (a fleet loaded for a load test), each made as car_create makes it, inserted in batches,
+    then the table's statistics refreshed: as after any bulk load, not whenever autovacuum next wakes (without
+    them the car list is planned blind). Returns how many were added; a taken id or plate adds none."""
+    made = [_new_car(**{"id": None, "status": CarStatus.AVAILABLE, "plate": None, **car}) for car in cars]
+    try:
+        with transaction.atomic():
+            Car.objects.bulk_create(made, batch_size=batch_size)
+    except IntegrityError as exc:
+        raise errors.CarExists() from exc
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Car._meta.db_table}")
+    return len(made)
 
 
 @transaction.atomic

@@ -153,3 +153,19 @@ def test_seed_fleet_adds_a_repeatable_synthetic_fleet():
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'fleet_car'")
         assert cursor.fetchone()[0] == 300
+
+
+@pytest.mark.django_db
+def test_a_loaded_fleet_is_held_to_the_rules_of_car_create():
+    from fleet import errors
+    from fleet.models import Car
+
+    assert services.cars_load([{"model": "Loaded", "year": 2024, "plate": "lo-ad 1"}]) == 1
+    assert Car.objects.get(model="Loaded").plate == "LOAD1"  # one spelling per plate, as car_create stores it
+    with pytest.raises(errors.InvalidStatusTransition):
+        services.cars_load([{"model": "Rented", "year": 2024, "status": "rented"}])
+    with pytest.raises(errors.CarExists):  # a taken plate adds none of the batch
+        services.cars_load(
+            [{"model": "New", "year": 2024, "plate": "NEW1"}, {"model": "Dup", "year": 2024, "plate": "LOAD1"}]
+        )
+    assert not Car.objects.filter(model__in=["Rented", "New", "Dup"]).exists()

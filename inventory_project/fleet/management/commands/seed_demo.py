@@ -1,12 +1,14 @@
 """Demo data for `deploy/local/run.sh` and compose: a staff user with a token and a small fleet. Safe to run twice."""
 
 import os
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from fleet import services
 from fleet.models import Car, CarStatus
 
 DEMO_CARS = [
@@ -48,8 +50,6 @@ class Command(BaseCommand):
             Token.objects.filter(user=user).exclude(key=token).delete()
         Token.objects.get_or_create(user=user, **({"key": token} if token else {}))
         for car_id, model, year, plate, status in DEMO_CARS:
-            Car.objects.get_or_create(
-                id=car_id,
-                defaults={"model": model, "year": year, "plate": plate and plate.replace("-", ""), "status": status},
-            )
+            if not Car.objects.filter(id=car_id).exists():  # safe to run twice: an existing car is left as it is
+                services.car_create(id=UUID(car_id), model=model, year=year, plate=plate, status=status)
         self.stdout.write(Token.objects.get(user=user).key)
