@@ -42,6 +42,16 @@ def build() -> list[dict[str, Any]]:
             for container in [*spec.get("containers", []), *spec.get("initContainers", [])]:
                 container["image"] = images.get(container["image"], container["image"])
             built.append(doc)
+    # The kustomization's replacements: each migration Job is named after its service's image tag.
+    tags = {
+        doc["metadata"]["name"]: doc["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[1]
+        for doc in built
+        if doc["kind"] == "Deployment"
+    }
+    for doc in built:
+        if doc["kind"] == "Job":
+            service = doc["metadata"]["name"].removesuffix("-migrate")
+            doc["metadata"]["name"] = f"{service}-migrate-{tags[service]}"
     return built
 
 
@@ -104,6 +114,27 @@ def test_kubectl_kustomize_builds_the_same_objects():
         assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "drivenow"
 
 
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl here to build the kustomization with")
+def test_a_new_image_tag_makes_new_migration_jobs(tmp_path):
+    # A Job's pod template is immutable: re-applying with a new image must create new Jobs, not change the old.
+    def job_names(tag: str) -> set[str]:
+        copy = tmp_path / tag
+        shutil.copytree(K8S, copy)
+        config = kustomization()
+        for image in config["images"]:
+            image["newTag"] = tag
+        (copy / "kustomization.yaml").write_text(yaml.safe_dump(config))
+        result = subprocess.run(["kubectl", "kustomize", str(copy)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        built = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        images = {c["image"] for d in built if d["kind"] == "Job" for c in d["spec"]["template"]["spec"]["containers"]}
+        assert all(image.endswith(f":{tag}") for image in images), images
+        return {d["metadata"]["name"] for d in built if d["kind"] == "Job"}
+
+    assert job_names("1.0.0") == {"inventory-migrate-1.0.0", "booking-migrate-1.0.0"}
+    assert job_names("1.1.0") == {"inventory-migrate-1.1.0", "booking-migrate-1.1.0"}
+
+
 def test_services_have_probes_on_health_endpoints():
     for name in ("inventory", "booking"):
         [container] = by_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
@@ -138,11 +169,12 @@ def test_secrets_are_referenced_and_configmaps_exist():
             assert not any(re.search("SECRET|PASSWORD|TOKEN", name) for name in literal), name
 
 
-def test_each_service_has_a_migration_job_and_waits_for_it():
+def test_each_service_has_a_migration_job_per_release_and_waits_for_it():
     jobs = by_kind("Job")
-    assert set(jobs) == {"inventory-migrate", "booking-migrate"}
+    tags = {image["name"].split("/")[-1]: image["newTag"] for image in kustomization()["images"]}
+    assert set(jobs) == {f"inventory-migrate-{tags['inventory']}", f"booking-migrate-{tags['booking']}"}
     for name in ("inventory", "booking"):
-        job = jobs[f"{name}-migrate"]["spec"]["template"]["spec"]["containers"][0]
+        job = jobs[f"{name}-migrate-{tags[name]}"]["spec"]["template"]["spec"]["containers"][0]
         assert "migrate" in " ".join(job["command"])
         [wait] = by_kind("Deployment")[name]["spec"]["template"]["spec"]["initContainers"]
         assert "migrate --check" in " ".join(wait["command"])
