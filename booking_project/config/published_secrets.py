@@ -1,4 +1,4 @@
-"""Secrets that are not: the example and demo values published in this repository (deploy/compose.env.example,
+"""Secrets that are not: the example and demo values published in this repository (.env.example,
 deploy/k8s/secret.example.yaml, the defaults earlier versions of docker-compose.yml and seed_demo shipped).
 Production settings refuse to start with any of them; deploy/tests checks every example file against this list."""
 

@@ -315,16 +315,16 @@ def test_every_dashboard_query_is_valid_promql(tmp_path):
 
 
 def test_compose_env_example_names_every_secret_the_compose_file_reads():
-    example = (REPO_ROOT / "deploy" / "compose.env.example").read_text()
+    example = (REPO_ROOT / ".env.example").read_text()
     names = set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text()))
     missing = {name for name in names if not re.search(rf"^{name}=", example, re.M)}
-    assert not missing, f"add to deploy/compose.env.example: {sorted(missing)}"
+    assert not missing, f"add to .env.example: {sorted(missing)}"
 
 
 def test_compose_reads_no_env_file_into_the_containers():
     # Secrets reach a container only by name (environment:), never a whole .env with every service's secrets.
     assert "env_file" not in COMPOSE_FILE.read_text()
-    assert os.path.exists(REPO_ROOT / "deploy" / "compose.env.example")
+    assert os.path.exists(REPO_ROOT / ".env.example")
 
 
 # -- no known credentials -----------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def test_grafana_has_no_anonymous_access_and_the_operators_admin_password(compos
 def test_an_env_made_from_the_example_starts_nothing_until_filled_in():
     example = dict(
         line.split("=", 1)
-        for line in (REPO_ROOT / "deploy" / "compose.env.example").read_text().splitlines()
+        for line in (REPO_ROOT / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
     with pytest.raises(MissingVariable):
