@@ -1,7 +1,7 @@
 """Settings of the inventory service in every environment (local, test and production build on this).
 
-Reads the environment once (config/env.py). The API conventions every DriveNow service shares are the contract
-package's server half (drivenow_contracts.server): its error handler, parser, pagination, filters and OpenAPI hooks.
+Reads the environment once (config/env.py). The contract's API conventions (error handler, parser, pagination,
+filters, OpenAPI hooks) come from drivenow_contracts.server.conventions; the rest is this service's own.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from config.env import env, env_bool, env_int, env_list, env_rate
+from drivenow_contracts.server import conventions
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -160,27 +161,12 @@ THROTTLE_RATES = {
 DRIVENOW_SERVICE_PERMISSIONS: list[str] = []
 
 REST_FRAMEWORK = {
+    **conventions.REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "drivenow_contracts.server.auth.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON only (API.md): form bodies follow HTML-form rules the schema cannot describe ("" means "not sent",
-    # every value a string) and are what a cross-site form can post. The browsable API posts raw JSON.
-    "DEFAULT_PARSER_CLASSES": ["drivenow_contracts.server.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
-    "DEFAULT_PAGINATION_CLASS": "drivenow_contracts.server.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 20,
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "drivenow_contracts.server.filters.StableOrderingFilter",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drivenow_contracts.server.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "drivenow_contracts.server.errors.problem_exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": [
         "config.security.AnonRateThrottle",
         "config.security.UserRateThrottle",
@@ -226,20 +212,9 @@ LOGGING = {
 }
 
 SPECTACULAR_SETTINGS = {
+    **conventions.SPECTACULAR_SETTINGS,
     "TITLE": "DriveNow Inventory API",
     "DESCRIPTION": "The fleet: cars, their availability, and the reservation API that is the only way to take a car.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    # Docs assets served from the sidecar package (no CDN).
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    # Every 4xx/5xx documented as problem+json, with the answers any endpoint can give (401, 406, 429, 503, …).
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "drivenow_contracts.server.openapi.document_problems",
-    ],
     "ENUM_NAME_OVERRIDES": {
         "CarStatusEnum": "fleet.models.CarStatus",
         "ReservationStateEnum": "fleet.models.ReservationState",
