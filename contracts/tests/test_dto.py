@@ -40,6 +40,18 @@ def test_car_without_plate_or_timestamps_parses() -> None:
     assert car.status == "available"  # a StrEnum compares equal to its wire value
 
 
+def test_a_v1_car_has_no_class_or_branch_and_a_zero_odometer() -> None:
+    car = Car.from_json(CAR)
+
+    assert (car.vehicle_class, car.location, car.odometer_km) == (None, None, 0)
+
+
+def test_a_v2_car_names_its_class_and_branch_by_code_and_has_its_odometer() -> None:
+    car = Car.from_json({**CAR, "vehicle_class": "ECONOMY", "location": "TLV-AIR", "odometer_km": 48213})
+
+    assert (car.vehicle_class, car.location, car.odometer_km) == ("ECONOMY", "TLV-AIR", 48213)
+
+
 def test_car_with_an_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError):
         Car.from_json({**CAR, "status": "stolen"})

@@ -45,6 +45,24 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
     ("inventory", "GET", f"/api/v1/reservations/{R}/", None, (401, 403, 200, 403, 200)),
     ("inventory", "POST", f"/api/v1/reservations/{R}/release/", None, (401, 403, 200, 403, 200)),
     ("inventory", "DELETE", f"/api/v1/reservations/{R}/", None, (401, 403, 405, 403, 405)),
+    # inventory: branches and vehicle classes, public to read, staff write them
+    ("inventory", "GET", "/api/v1/locations/", None, (200, 200, 200, 200, 200)),
+    (
+        "inventory",
+        "POST",
+        "/api/v1/locations/",
+        {"code": "{code}", "name": "Matrix", "time_zone": "UTC"},
+        (401, 201, 403, 403, 201),
+    ),
+    ("inventory", "GET", "/api/v1/vehicle-classes/", None, (200, 200, 200, 200, 200)),
+    (
+        "inventory",
+        "POST",
+        "/api/v1/vehicle-classes/",
+        {"code": "{code}", "name": "Matrix", "seats": 5, "transmission": "manual"},
+        (401, 201, 403, 403, 201),
+    ),
+    ("inventory", "DELETE", "/api/v1/locations/", None, (401, 405, 403, 403, 405)),
     # inventory: operations endpoints are public; the admin needs a staff session
     ("inventory", "GET", "/health/ready", None, (200, 200, 200, 200, 200)),
     ("inventory", "GET", "/schema", None, (200, 200, 200, 200, 200)),
@@ -160,7 +178,11 @@ def test_the_permission_matrix_of_both_services(services, capsys):
         return str(created.json()["id"])
 
     def fresh(path: str, body: object) -> tuple[str, object]:
-        values: dict[str, str] = {"{new}": str(uuid.uuid4()), "{email}": f"m-{uuid.uuid4().hex[:10]}@example.com"}
+        values: dict[str, str] = {
+            "{new}": str(uuid.uuid4()),
+            "{email}": f"m-{uuid.uuid4().hex[:10]}@example.com",
+            "{code}": f"M{uuid.uuid4().hex[:10].upper()}",
+        }
         text = path + repr(body)
         if C in text:
             values[C] = new_car()

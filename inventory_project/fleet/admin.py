@@ -16,8 +16,8 @@ from drivenow_contracts.server.admin import ApiRulesForm, NulSafeAdmin
 from drivenow_contracts.server.errors import DomainError
 
 from . import errors, services
-from .models import Car, CarStatus, Reservation
-from .serializers import CarCreateInput
+from .models import Car, CarStatus, Location, Reservation, VehicleClass
+from .serializers import CarCreateInput, LocationCreateInput, VehicleClassCreateInput
 
 
 class CarAdminForm(ApiRulesForm):
@@ -28,9 +28,11 @@ class CarAdminForm(ApiRulesForm):
     # As long as the API takes a plate as typed (separators included); the serializer normalises it.
     plate = forms.CharField(max_length=CarCreateInput._declared_fields["plate"].max_length, required=False, strip=False)
 
+    api_exempt = frozenset({"vehicle_class", "location"})  # chosen from their lists; the API names them by code
+
     class Meta:
         model = Car
-        fields = ["model", "year", "plate", "status"]
+        fields = ["model", "year", "plate", "status", "vehicle_class", "location"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,11 +65,13 @@ class ReservationInline(admin.TabularInline):
 @admin.register(Car)
 class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
     form = CarAdminForm
-    list_display = ["model", "year", "plate", "status", "updated_at"]
-    list_filter = ["status", "model", "year"]
+    list_display = ["model", "year", "plate", "status", "vehicle_class", "location", "odometer_km", "updated_at"]
+    list_filter = ["status", "vehicle_class", "location", "model", "year"]
+    list_select_related = ["vehicle_class", "location"]
     search_fields = ["model", "plate"]
     ordering = ["model", "year"]
-    readonly_fields = ["id", "created_at", "updated_at"]
+    # The odometer is read at pick-up and return (never down); the admin shows it.
+    readonly_fields = ["id", "odometer_km", "created_at", "updated_at"]
     inlines = [ReservationInline]
     actions = ["send_to_maintenance", "make_available", "retire", "delete_cars"]
     list_per_page = 50
@@ -80,10 +84,20 @@ class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Car, form: forms.ModelForm, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        for related in ("vehicle_class", "location"):  # the services take codes, as the API does
+            if related in data:
+                data[related] = data[related].code if data[related] is not None else None
         if change:
             updated = services.car_update(car_id=obj.pk, **data)
         else:
-            updated = services.car_create(model=obj.model, year=obj.year, status=obj.status, plate=obj.plate or None)
+            updated = services.car_create(
+                model=obj.model,
+                year=obj.year,
+                status=obj.status,
+                plate=obj.plate or None,
+                vehicle_class=obj.vehicle_class.code if obj.vehicle_class_id else None,
+                location=obj.location.code if obj.location_id else None,
+            )
         form.instance = updated
         obj.pk = updated.pk
 
@@ -174,6 +188,63 @@ class ReservationAdmin(NulSafeAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class LocationAdminForm(ApiRulesForm):
+    api_serializer = LocationCreateInput
+
+    class Meta:
+        model = Location
+        fields = ["code", "name", "time_zone", "address", "opening_hours"]
+
+
+@admin.register(Location)
+class LocationAdmin(NulSafeAdmin, admin.ModelAdmin):
+    """Branches, changed through the same services as the API."""
+
+    form = LocationAdminForm
+    list_display = ["code", "name", "time_zone", "updated_at"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Location, form: forms.ModelForm, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if change:
+            saved = services.location_update(location_id=obj.pk, **data)
+        else:
+            saved = services.location_create(
+                **{name: form.cleaned_data[name] for name in LocationAdminForm.Meta.fields}
+            )
+        form.instance = saved
+        obj.pk = saved.pk
+
+
+class VehicleClassAdminForm(ApiRulesForm):
+    api_serializer = VehicleClassCreateInput
+
+    class Meta:
+        model = VehicleClass
+        fields = ["code", "name", "seats", "transmission", "turnaround_minutes"]
+
+
+@admin.register(VehicleClass)
+class VehicleClassAdmin(NulSafeAdmin, admin.ModelAdmin):
+    """Vehicle classes, changed through the same services as the API."""
+
+    form = VehicleClassAdminForm
+    list_display = ["code", "name", "seats", "transmission", "turnaround_minutes"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["id", "created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: VehicleClass, form: forms.ModelForm, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if change:
+            saved = services.vehicle_class_update(vehicle_class_id=obj.pk, **data)
+        else:
+            fields = VehicleClassAdminForm.Meta.fields
+            saved = services.vehicle_class_create(**{name: form.cleaned_data[name] for name in fields})
+        form.instance = saved
+        obj.pk = saved.pk
 
 
 axes_admin_declare_permissions()

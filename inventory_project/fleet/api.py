@@ -15,9 +15,21 @@ from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import CarFilter, ReservationFilter
-from .models import Car, Reservation
+from .models import Car, Location, Reservation, VehicleClass
 from .permissions import CanManageReservations, IsStaffOrReadOnly
-from .serializers import CarCreateInput, CarOutput, CarUpdateInput, ReservationCreateInput, ReservationOutput
+from .serializers import (
+    CarCreateInput,
+    CarOutput,
+    CarUpdateInput,
+    LocationCreateInput,
+    LocationOutput,
+    LocationUpdateInput,
+    ReservationCreateInput,
+    ReservationOutput,
+    VehicleClassCreateInput,
+    VehicleClassOutput,
+    VehicleClassUpdateInput,
+)
 
 NOT_FOUND = problem_docs("`car_not_found`")
 INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
@@ -29,7 +41,12 @@ INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
     create=extend_schema(
         summary="Add a car (staff)",
         request=CarCreateInput,
-        responses={201: CarOutput, 400: INVALID, 409: problem_docs("`car_exists` (same id or plate)")},
+        responses={
+            201: CarOutput,
+            400: INVALID,
+            409: problem_docs("`car_exists` (same id or plate)"),
+            422: problem_docs("`vehicle_class_not_found` or `location_not_found`: no class or branch has this code"),
+        },
     ),
     partial_update=extend_schema(
         summary="Change a car (staff)",
@@ -38,7 +55,10 @@ INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
             200: CarOutput,
             400: INVALID,
             404: NOT_FOUND,
-            409: problem_docs("`invalid_status_transition` or `car_exists` (plate taken)"),
+            409: problem_docs(
+                "`invalid_status_transition`, `car_exists` (plate taken) or `odometer_decrease` (it never goes down)"
+            ),
+            422: problem_docs("`vehicle_class_not_found` or `location_not_found`: no class or branch has this code"),
         },
     ),
     destroy=extend_schema(
@@ -91,6 +111,114 @@ def _uuid_or(value: str, not_found: type[DomainError]) -> UUID:
     if parsed is None:
         raise not_found()
     return parsed
+
+
+LOCATION_NOT_FOUND = problem_docs("`location_not_found`")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List branches", responses={200: LocationOutput(many=True), 400: INVALID}),
+    retrieve=extend_schema(summary="Get a branch", responses={200: LocationOutput, 404: LOCATION_NOT_FOUND}),
+    create=extend_schema(
+        summary="Add a branch (staff)",
+        request=LocationCreateInput,
+        responses={201: LocationOutput, 400: INVALID, 409: problem_docs("`location_exists` (same id or code)")},
+    ),
+    partial_update=extend_schema(
+        summary="Change a branch (staff)",
+        request=LocationUpdateInput,
+        responses={
+            200: LocationOutput,
+            400: INVALID,
+            404: LOCATION_NOT_FOUND,
+            409: problem_docs("`location_exists` (code taken)"),
+        },
+    ),
+)
+class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Branches: where cars are picked up and returned. Anyone may read them; staff change them."""
+
+    serializer_class = LocationOutput
+    permission_classes = [IsStaffOrReadOnly]
+    ordering_fields = ["code", "name", "created_at"]
+    ordering = ["code"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.location_list()
+
+    def get_object(self) -> Location:
+        return selectors.location_get(location_id=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        data = LocationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        location = services.location_create(**data.validated_data)
+        return Response(LocationOutput(location).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        location_id = _uuid_or(pk, errors.LocationNotFound)
+        data = LocationUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        location = services.location_update(location_id=location_id, **data.validated_data)
+        return Response(LocationOutput(location).data)
+
+
+VEHICLE_CLASS_NOT_FOUND = problem_docs("`vehicle_class_not_found`")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List vehicle classes", responses={200: VehicleClassOutput(many=True), 400: INVALID}),
+    retrieve=extend_schema(
+        summary="Get a vehicle class", responses={200: VehicleClassOutput, 404: VEHICLE_CLASS_NOT_FOUND}
+    ),
+    create=extend_schema(
+        summary="Add a vehicle class (staff)",
+        request=VehicleClassCreateInput,
+        responses={
+            201: VehicleClassOutput,
+            400: INVALID,
+            409: problem_docs("`vehicle_class_exists` (same id or code)"),
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Change a vehicle class (staff)",
+        request=VehicleClassUpdateInput,
+        responses={
+            200: VehicleClassOutput,
+            400: INVALID,
+            404: VEHICLE_CLASS_NOT_FOUND,
+            409: problem_docs("`vehicle_class_exists` (code taken)"),
+        },
+    ),
+)
+class VehicleClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """What customers book: a kind of car, and the turnaround its cars need between holds."""
+
+    serializer_class = VehicleClassOutput
+    permission_classes = [IsStaffOrReadOnly]
+    ordering_fields = ["code", "name", "seats", "created_at"]
+    ordering = ["code"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.vehicle_class_list()
+
+    def get_object(self) -> VehicleClass:
+        return selectors.vehicle_class_get(vehicle_class_id=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        data = VehicleClassCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        vehicle_class = services.vehicle_class_create(**data.validated_data)
+        return Response(VehicleClassOutput(vehicle_class).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        vehicle_class_id = _uuid_or(pk, errors.VehicleClassNotFound)
+        data = VehicleClassUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        vehicle_class = services.vehicle_class_update(vehicle_class_id=vehicle_class_id, **data.validated_data)
+        return Response(VehicleClassOutput(vehicle_class).data)
 
 
 RES_NOT_FOUND = problem_docs("`reservation_not_found`")

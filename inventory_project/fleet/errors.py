@@ -38,3 +38,36 @@ class ReservationNotFound(DomainError):
 class ReservationConflict(DomainError):
     code, http_status = ErrorCode.RESERVATION_CONFLICT, 409
     default_detail = "This reservation id already holds another car."
+
+
+class LocationNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.LOCATION_NOT_FOUND, 404, "No branch with this id."
+
+
+class NamedLocationNotFound(LocationNotFound):
+    """A body names a branch code that does not exist: the request is unprocessable, not the URL unknown."""
+
+    http_status, default_detail = 422, "No branch with this code."
+
+
+class LocationExists(DomainError):
+    code, http_status, default_detail = ErrorCode.LOCATION_EXISTS, 409, "A branch with this id or code already exists."
+
+
+class VehicleClassNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.VEHICLE_CLASS_NOT_FOUND, 404, "No vehicle class with this id."
+
+
+class NamedVehicleClassNotFound(VehicleClassNotFound):
+    """A body names a vehicle class code that does not exist."""
+
+    http_status, default_detail = 422, "No vehicle class with this code."
+
+
+class VehicleClassExists(DomainError):
+    code, http_status = ErrorCode.VEHICLE_CLASS_EXISTS, 409
+    default_detail = "A vehicle class with this id or code already exists."
+
+
+class OdometerDecrease(DomainError):
+    code, http_status, default_detail = ErrorCode.ODOMETER_DECREASE, 409, "A car's odometer never goes down."

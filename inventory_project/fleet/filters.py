@@ -1,5 +1,5 @@
-"""Query filters of the car list (API.md): status, model (contains, any case), year, year_min, year_max; and of
-the booking service's list of holds: state, car_id."""
+"""Query filters of the car list: status, model (contains, any case), year, year_min, year_max, and v2's
+vehicle_class and location (by code); and of the booking service's list of holds: state, car_id."""
 
 import django_filters
 
@@ -14,10 +14,12 @@ class CarFilter(FilterSet):
     year = IntegerFilter()
     year_min = IntegerFilter(field_name="year", lookup_expr="gte")
     year_max = IntegerFilter(field_name="year", lookup_expr="lte")
+    vehicle_class = TextFilter(field_name="vehicle_class__code")
+    location = TextFilter(field_name="location__code")
 
     class Meta:
         model = Car
-        fields = ["status", "model", "year", "year_min", "year_max"]
+        fields = ["status", "model", "year", "year_min", "year_max", "vehicle_class", "location"]
 
 
 class ReservationFilter(FilterSet):

@@ -1,4 +1,5 @@
-"""Cars and reservations. The database enforces the invariants: statuses, year range, unique plates, no overlap."""
+"""Branches, vehicle classes, cars and reservations. The database enforces the invariants: statuses, year range,
+unique codes and plates, an odometer that never goes down, no overlapping holds."""
 
 from __future__ import annotations
 
@@ -34,6 +35,73 @@ class ReservationState(models.TextChoices):
     RELEASED = contract.ReservationState.RELEASED.value, "Released"
 
 
+# A branch's or a class's code, as every body, filter and answer of both services names it: "TLV-AIR", "ECONOMY".
+CODE_PATTERN = r"^[A-Z0-9](?:[A-Z0-9-]{0,30}[A-Z0-9])?$"
+SEATS_MAX = 60
+TURNAROUND_MAX_MINUTES = 24 * 60
+ODOMETER_MAX_KM = 9_999_999
+
+
+class Transmission(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    AUTOMATIC = "automatic", "Automatic"
+
+
+class Location(models.Model):
+    """A branch: where cars are picked up and returned. Its local day (opening hours) is in its IANA time zone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64)
+    address = models.CharField(max_length=300, blank=True, default="")
+    # {"mon": [["08:00", "20:00"]], …}: the intervals of each weekday the branch is open, in its time zone; a day
+    # not listed is closed; no opening hours at all: always open.
+    opening_hours = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=CODE_PATTERN), name="location_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class VehicleClass(models.Model):
+    """What a customer books: a kind of car (seats, transmission), and how long a car of it needs between holds."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    seats = models.PositiveSmallIntegerField()
+    transmission = models.CharField(max_length=16, choices=Transmission.choices)
+    # Cleaning and checking after every hold: a car of this class is held this much longer than its rental.
+    turnaround_minutes = models.PositiveIntegerField(default=30)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "vehicle classes"
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=CODE_PATTERN), name="vehicle_class_code_format"),
+            models.CheckConstraint(condition=Q(seats__gte=1, seats__lte=SEATS_MAX), name="vehicle_class_seats_range"),
+            models.CheckConstraint(
+                condition=Q(transmission__in=Transmission.values), name="vehicle_class_transmission_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(turnaround_minutes__lte=TURNAROUND_MAX_MINUTES), name="vehicle_class_turnaround_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
 class Car(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     model = models.CharField(max_length=100)
@@ -41,6 +109,14 @@ class Car(models.Model):
     # Stored normalised (upper case, no spaces or dashes), so "ab-12 cd" and "AB12CD" are one plate.
     plate = models.CharField(max_length=16, unique=True, null=True, blank=True)
     status = models.CharField(max_length=16, choices=CarStatus.choices, default=CarStatus.AVAILABLE)
+    # v2; NULL for a car that has none yet (every v1 car).
+    vehicle_class = models.ForeignKey(
+        VehicleClass, on_delete=models.PROTECT, null=True, blank=True, related_name="cars"
+    )
+    # Where the car is now: a one-way return moves it.
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, null=True, blank=True, related_name="cars")
+    # Never goes down: a trigger refuses it (constraint name car_odometer_never_decreases, migration 0005).
+    odometer_km = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,6 +138,7 @@ class Car(models.Model):
                 violation_error_code="invalid",
             ),
             models.CheckConstraint(condition=~Q(plate=""), name="car_plate_not_blank"),
+            models.CheckConstraint(condition=Q(odometer_km__lte=ODOMETER_MAX_KM), name="car_odometer_range"),
         ]
 
     def __str__(self) -> str:

@@ -9,11 +9,12 @@ from django.db.models import QuerySet
 from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors
-from .models import Car, Reservation
+from .models import Car, Location, Reservation, VehicleClass
 
 
 def car_list() -> QuerySet[Car]:
-    return Car.objects.all()
+    """Every car, with its class and branch (the answer names them by code) in the same statement."""
+    return Car.objects.select_related("vehicle_class", "location")
 
 
 def car_get(*, car_id: UUID | str) -> Car:
@@ -21,7 +22,7 @@ def car_get(*, car_id: UUID | str) -> Car:
     if parsed is None:
         raise errors.CarNotFound()
     try:
-        return Car.objects.get(id=parsed)
+        return car_list().get(id=parsed)
     except Car.DoesNotExist:
         raise errors.CarNotFound() from None
 
@@ -39,3 +40,27 @@ def reservation_get(*, reservation_id: UUID | str) -> Reservation:
         return reservation_list().get(id=parsed)
     except Reservation.DoesNotExist:
         raise errors.ReservationNotFound() from None
+
+
+def location_list() -> QuerySet[Location]:
+    return Location.objects.all()
+
+
+def location_get(*, location_id: UUID | str) -> Location:
+    parsed = parse_uuid(location_id)
+    found = None if parsed is None else Location.objects.filter(id=parsed).first()
+    if found is None:
+        raise errors.LocationNotFound()
+    return found
+
+
+def vehicle_class_list() -> QuerySet[VehicleClass]:
+    return VehicleClass.objects.all()
+
+
+def vehicle_class_get(*, vehicle_class_id: UUID | str) -> VehicleClass:
+    parsed = parse_uuid(vehicle_class_id)
+    found = None if parsed is None else VehicleClass.objects.filter(id=parsed).first()
+    if found is None:
+        raise errors.VehicleClassNotFound()
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import UTC, date, datetime
 
 from rest_framework import serializers
@@ -15,7 +16,19 @@ from drivenow_contracts.server.fields import (
     UUIDStringField,
 )
 
-from .models import YEAR_MIN, Car, CarStatus, Reservation
+from .models import (
+    CODE_PATTERN,
+    ODOMETER_MAX_KM,
+    SEATS_MAX,
+    TURNAROUND_MAX_MINUTES,
+    YEAR_MIN,
+    Car,
+    CarStatus,
+    Location,
+    Reservation,
+    Transmission,
+    VehicleClass,
+)
 
 _PLATE_CHARS = re.compile(r"^[A-Z0-9]{1,12}$")
 # A plate as typed: blank (no plate), or 1–12 letters and digits with spaces, dashes, dots between (the schema's
@@ -37,14 +50,39 @@ def _iso(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+CODE_INPUT = FullMatchValidator(CODE_PATTERN, "A code is 1–32 capital letters, digits and inner dashes: TLV-AIR.")
+# Every IANA zone this Python knows (the tzdata package where the system has none), as an enum in the schema.
+TIME_ZONES = sorted(zoneinfo.available_timezones())
+_HH_MM = FullMatchValidator(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$", "A time of day is HH:MM, 00:00 to 23:59.")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def code_field(**kwargs: object) -> StrictCharField:
+    return StrictCharField(max_length=32, validators=[CODE_INPUT], **kwargs)
+
+
 class CarOutput(serializers.ModelSerializer):
     """The car as every endpoint answers it. The fields document the shape; `to_representation` builds it
     directly, which is much cheaper than DRF's per-field machinery on the hot list endpoint (a test holds it
-    equal to what the generic ModelSerializer would render)."""
+    equal to what the generic ModelSerializer would render). Its class and branch are named by their codes."""
+
+    vehicle_class = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Car
-        fields = ["id", "model", "year", "plate", "status", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "model",
+            "year",
+            "plate",
+            "status",
+            "created_at",
+            "updated_at",
+            "vehicle_class",
+            "location",
+            "odometer_km",
+        ]
         read_only_fields = fields
 
     def to_representation(self, car: Car) -> dict[str, object]:
@@ -56,6 +94,9 @@ class CarOutput(serializers.ModelSerializer):
             "status": car.status,
             "created_at": _iso(car.created_at),
             "updated_at": _iso(car.updated_at),
+            "vehicle_class": car.vehicle_class.code if car.vehicle_class_id else None,
+            "location": car.location.code if car.location_id else None,
+            "odometer_km": car.odometer_km,
         }
 
 
@@ -67,6 +108,9 @@ class CarCreateInput(serializers.Serializer):
         choices=[CarStatus.AVAILABLE, CarStatus.MAINTENANCE, CarStatus.RETIRED], default=CarStatus.AVAILABLE
     )
     plate = StrictCharField(max_length=20, required=False, allow_null=True, allow_blank=True, validators=[PLATE_INPUT])
+    vehicle_class = code_field(required=False, allow_null=True)
+    location = code_field(required=False, allow_null=True)
+    odometer_km = StrictIntegerField(min_value=0, max_value=ODOMETER_MAX_KM, required=False)
 
     def validate_plate(self, value: str | None) -> str | None:
         from .services import plate_normalise
@@ -108,3 +152,73 @@ class ReservationOutput(serializers.ModelSerializer):
 class ReservationCreateInput(serializers.Serializer):
     id = UUIDStringField()
     car_id = UUIDStringField()
+
+
+class _Fixed:
+    """Update inputs: naming a field the service sets is a 400, not silently ignored."""
+
+    def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
+        fixed = {"id", "created_at", "updated_at"} & set(self.initial_data)  # type: ignore[attr-defined]
+        if fixed:
+            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in sorted(fixed)})
+        return attrs
+
+
+class LocationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["id", "code", "name", "time_zone", "address", "opening_hours", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class OpeningHoursInput(serializers.Serializer):
+    """Per weekday, the intervals the branch is open, in its time zone: `[["08:00", "12:00"], ["13:00", "18:00"]]`.
+    An interval that closes at or before it opens runs past midnight (`["20:00", "02:00"]`); a day not given is
+    closed. No opening hours at all: always open."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        def day() -> serializers.ListField:
+            interval = serializers.ListField(child=StrictCharField(validators=[_HH_MM]), min_length=2, max_length=2)
+            return serializers.ListField(child=interval, max_length=4, required=False)
+
+        return {name: day() for name in WEEKDAYS}
+
+
+class LocationCreateInput(serializers.Serializer):
+    id = UUIDStringField(required=False)
+    code = code_field()
+    name = PlainTextField(max_length=Location._meta.get_field("name").max_length)
+    time_zone = serializers.ChoiceField(choices=TIME_ZONES)
+    address = PlainTextField(max_length=Location._meta.get_field("address").max_length, required=False)
+    opening_hours = OpeningHoursInput(required=False)
+
+
+class LocationUpdateInput(_Fixed, LocationCreateInput):
+    id = None  # type: ignore[assignment]
+    code = code_field(required=False)
+    name = PlainTextField(max_length=Location._meta.get_field("name").max_length, required=False)
+    time_zone = serializers.ChoiceField(choices=TIME_ZONES, required=False)
+
+
+class VehicleClassOutput(serializers.ModelSerializer):
+    class Meta:
+        model = VehicleClass
+        fields = ["id", "code", "name", "seats", "transmission", "turnaround_minutes", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class VehicleClassCreateInput(serializers.Serializer):
+    id = UUIDStringField(required=False)
+    code = code_field()
+    name = PlainTextField(max_length=VehicleClass._meta.get_field("name").max_length)
+    seats = StrictIntegerField(min_value=1, max_value=SEATS_MAX)
+    transmission = serializers.ChoiceField(choices=Transmission.choices)
+    turnaround_minutes = StrictIntegerField(min_value=0, max_value=TURNAROUND_MAX_MINUTES, required=False)
+
+
+class VehicleClassUpdateInput(_Fixed, VehicleClassCreateInput):
+    id = None  # type: ignore[assignment]
+    code = code_field(required=False)
+    name = PlainTextField(max_length=VehicleClass._meta.get_field("name").max_length, required=False)
+    seats = StrictIntegerField(min_value=1, max_value=SEATS_MAX, required=False)
+    transmission = serializers.ChoiceField(choices=Transmission.choices, required=False)

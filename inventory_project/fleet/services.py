@@ -12,7 +12,7 @@ from uuid import UUID
 from django.db import IntegrityError, connection, transaction
 
 from . import errors, metrics, statements
-from .models import Car, CarStatus, Reservation, ReservationState
+from .models import Car, CarStatus, Location, Reservation, ReservationState, VehicleClass
 
 # Staff may move a car between these; `rented` belongs to the reservation lifecycle alone.
 STAFF_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -35,20 +35,69 @@ def car_transition_check(current: str, new: str) -> None:
 
 
 @transaction.atomic
-def _new_car(*, model: str, year: int, id: UUID | None, status: str, plate: str | None) -> Car:
-    """A car as car_create and cars_load make it (not saved): never `rented`, its plate in its one spelling."""
+def _new_car(
+    *,
+    model: str,
+    year: int,
+    id: UUID | None,
+    status: str,
+    plate: str | None,
+    vehicle_class: str | None = None,
+    location: str | None = None,
+    odometer_km: int = 0,
+) -> Car:
+    """A car as car_create and cars_load make it (not saved): never `rented`, its plate in its one spelling, its
+    class and branch found by their codes."""
     if status == CarStatus.RENTED:
         raise errors.InvalidStatusTransition("A car becomes 'rented' only through a reservation.")
     car = Car(model=model, year=year, status=status, plate=plate_normalise(plate) if plate else None)
+    car.vehicle_class = _vehicle_class_named(vehicle_class)
+    car.location = _location_named(location)
+    car.odometer_km = odometer_km
     if id is not None:
         car.id = id
     return car
 
 
+def _vehicle_class_named(code: str | None) -> VehicleClass | None:
+    if code is None:
+        return None
+    found = VehicleClass.objects.filter(code=code).first()
+    if found is None:
+        raise errors.NamedVehicleClassNotFound(f"No vehicle class has the code {code!r}.")
+    return found
+
+
+def _location_named(code: str | None) -> Location | None:
+    if code is None:
+        return None
+    found = Location.objects.filter(code=code).first()
+    if found is None:
+        raise errors.NamedLocationNotFound(f"No branch has the code {code!r}.")
+    return found
+
+
 def car_create(
-    *, model: str, year: int, id: UUID | None = None, status: str = CarStatus.AVAILABLE, plate: str | None = None
+    *,
+    model: str,
+    year: int,
+    id: UUID | None = None,
+    status: str = CarStatus.AVAILABLE,
+    plate: str | None = None,
+    vehicle_class: str | None = None,
+    location: str | None = None,
+    odometer_km: int = 0,
 ) -> Car:
-    car = _new_car(model=model, year=year, id=id, status=status, plate=plate)
+    car = _new_car(
+        model=model,
+        year=year,
+        id=id,
+        status=status,
+        plate=plate,
+        vehicle_class=vehicle_class,
+        location=location,
+        odometer_km=odometer_km,
+    )
     try:
         with transaction.atomic():
             car.save(force_insert=True)
@@ -75,20 +124,86 @@ def cars_load(cars: Iterable[dict[str, Any]], *, batch_size: int = 2000) -> int:
 
 @transaction.atomic
 def car_update(*, car_id: UUID, **changes: Any) -> Car:
-    """Change model, year, plate or status (staff transitions only). Locks the car row."""
+    """Change model, year, plate, status (staff transitions only), class, branch or odometer (never down: the
+    database's trigger refuses it). Locks the car row."""
     car = _car_for_update(car_id)
     if "status" in changes:
         car_transition_check(car.status, changes["status"])
     if "plate" in changes:
         changes["plate"] = plate_normalise(changes["plate"]) if changes["plate"] else None
+    if "vehicle_class" in changes:
+        changes["vehicle_class"] = _vehicle_class_named(changes["vehicle_class"])
+    if "location" in changes:
+        changes["location"] = _location_named(changes["location"])
     for field, value in changes.items():
         setattr(car, field, value)
     try:
         with transaction.atomic():
             car.save(update_fields=[*changes, "updated_at"])
     except IntegrityError as exc:
+        if _constraint_of(exc) == "car_odometer_never_decreases":
+            raise errors.OdometerDecrease(
+                f"The odometer reads {Car.objects.get(id=car_id).odometer_km} km; it never goes down."
+            ) from exc
         raise errors.CarExists("Another car already has this plate.") from exc
     return car
+
+
+def _constraint_of(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
+@transaction.atomic
+def location_create(*, code: str, name: str, time_zone: str, id: UUID | None = None, **details: Any) -> Location:
+    location = Location(code=code, name=name, time_zone=time_zone, **details)
+    if id is not None:
+        location.id = id
+    _save_unique(location, errors.LocationExists, force_insert=True)
+    return location
+
+
+@transaction.atomic
+def location_update(*, location_id: UUID, **changes: Any) -> Location:
+    location = Location.objects.select_for_update().filter(id=location_id).first()
+    if location is None:
+        raise errors.LocationNotFound()
+    for field, value in changes.items():
+        setattr(location, field, value)
+    _save_unique(location, errors.LocationExists, update_fields=[*changes, "updated_at"])
+    return location
+
+
+@transaction.atomic
+def vehicle_class_create(
+    *, code: str, name: str, seats: int, transmission: str, id: UUID | None = None, turnaround_minutes: int = 30
+) -> VehicleClass:
+    vehicle_class = VehicleClass(
+        code=code, name=name, seats=seats, transmission=transmission, turnaround_minutes=turnaround_minutes
+    )
+    if id is not None:
+        vehicle_class.id = id
+    _save_unique(vehicle_class, errors.VehicleClassExists, force_insert=True)
+    return vehicle_class
+
+
+@transaction.atomic
+def vehicle_class_update(*, vehicle_class_id: UUID, **changes: Any) -> VehicleClass:
+    vehicle_class = VehicleClass.objects.select_for_update().filter(id=vehicle_class_id).first()
+    if vehicle_class is None:
+        raise errors.VehicleClassNotFound()
+    for field, value in changes.items():
+        setattr(vehicle_class, field, value)
+    _save_unique(vehicle_class, errors.VehicleClassExists, update_fields=[*changes, "updated_at"])
+    return vehicle_class
+
+
+def _save_unique(row: Location | VehicleClass, exists: type[errors.DomainError], **save: Any) -> None:
+    """Save; the unique id or code is the database's to check (two requests may race for one code)."""
+    try:
+        with transaction.atomic():
+            row.save(**save)
+    except IntegrityError as exc:
+        raise exists() from exc
 
 
 def car_change_status(*, car_id: UUID, status: str) -> Car:

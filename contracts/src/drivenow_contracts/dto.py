@@ -34,6 +34,11 @@ class Car:
     status: CarStatus
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # v2: the car's class and branch (their codes; None for a car without) and its odometer. A v1 server sends
+    # none of them.
+    vehicle_class: str | None = None
+    location: str | None = None
+    odometer_km: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Car:
@@ -45,6 +50,9 @@ class Car:
             status=CarStatus(data["status"]),
             created_at=_parse_dt(data.get("created_at")),
             updated_at=_parse_dt(data.get("updated_at")),
+            vehicle_class=data.get("vehicle_class"),
+            location=data.get("location"),
+            odometer_km=int(data.get("odometer_km") or 0),
         )
 
 

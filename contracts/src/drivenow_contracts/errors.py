@@ -35,6 +35,12 @@ class ErrorCode(StrEnum):
     INVALID_STATUS_TRANSITION = "invalid_status_transition"
     RESERVATION_NOT_FOUND = "reservation_not_found"
     RESERVATION_CONFLICT = "reservation_conflict"
+    # inventory, v2: the fleet's shape
+    LOCATION_NOT_FOUND = "location_not_found"
+    LOCATION_EXISTS = "location_exists"
+    VEHICLE_CLASS_NOT_FOUND = "vehicle_class_not_found"
+    VEHICLE_CLASS_EXISTS = "vehicle_class_exists"
+    ODOMETER_DECREASE = "odometer_decrease"
     # booking
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_EXISTS = "customer_exists"

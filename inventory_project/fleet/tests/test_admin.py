@@ -253,3 +253,48 @@ def test_the_car_form_refuses_on_change_what_the_api_refuses(browser):
     assert response.status_code == 200 and "plate" in response.context["adminform"].form.errors
     car.refresh_from_db()
     assert car.plate == "GOOD1"
+
+
+def test_admin_adds_a_branch_and_a_class_and_puts_a_car_in_them(browser, monkeypatch):
+    from fleet import services
+    from fleet.models import Location, VehicleClass
+
+    made = []
+    for name in ("location_create", "vehicle_class_create", "car_update"):
+        real = getattr(services, name)
+        monkeypatch.setattr(
+            services, name, lambda *a, _real=real, _name=name, **kw: made.append(_name) or _real(*a, **kw)
+        )
+    added = browser.post(
+        "/admin/fleet/location/add/",
+        {"code": "HFA-PORT", "name": "Haifa Port", "time_zone": "Asia/Jerusalem", "address": "", "opening_hours": "{}"},
+    )
+    assert added.status_code == 302, added.content.decode()[:3000]
+    refused = browser.post(
+        "/admin/fleet/location/add/",
+        {"code": "hfa port", "name": "Bad", "time_zone": "Asia/Jerusalem", "address": "", "opening_hours": "{}"},
+    )
+    assert refused.status_code == 200 and Location.objects.count() == 1  # the API's rule for codes, in the admin
+    added = browser.post(
+        "/admin/fleet/vehicleclass/add/",
+        {"code": "SUV", "name": "SUV", "seats": 7, "transmission": "automatic", "turnaround_minutes": 45},
+    )
+    assert added.status_code == 302, added.content.decode()[:3000]
+    car = CarFactory()
+    moved = browser.post(
+        f"/admin/fleet/car/{car.id}/change/",
+        {
+            "model": car.model,
+            "year": car.year,
+            "plate": car.plate,
+            "status": "available",
+            "vehicle_class": str(VehicleClass.objects.get(code="SUV").id),
+            "location": str(Location.objects.get(code="HFA-PORT").id),
+            "reservations-TOTAL_FORMS": "0",
+            "reservations-INITIAL_FORMS": "0",
+        },
+    )
+    assert moved.status_code == 302, moved.content.decode()[:3000]
+    car.refresh_from_db()
+    assert (car.vehicle_class.code, car.location.code) == ("SUV", "HFA-PORT")
+    assert made == ["location_create", "vehicle_class_create", "car_update"]  # every change through the services

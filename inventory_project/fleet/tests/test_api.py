@@ -24,7 +24,9 @@ def test_seed_body_creates_the_car(staff):
     assert response.status_code == 201
     body = response.json()
     assert {k: body[k] for k in SEED} == SEED
-    assert set(body) == {"id", "model", "year", "plate", "status", "created_at", "updated_at"}
+    # v1's fields, and v2's (API.md: new fields appear in v1 answers, none is removed)
+    v1 = {"id", "model", "year", "plate", "status", "created_at", "updated_at"}
+    assert set(body) == v1 | {"vehicle_class", "location", "odometer_km"}
     assert Car.objects.filter(id=SEED["id"]).exists()
 
 

@@ -14,23 +14,39 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, schema_allows, string_fields
-from fleet.models import Car, Reservation
+from fleet.models import Car, Location, Reservation, VehicleClass
 from fleet.tests.factories import CarFactory
 
 pytestmark = pytest.mark.django_db
 
-TARGET_ID = "0d9a3f4e-5b6c-4d7e-8f90-a1b2c3d4e5f6"  # the car PATCHed and reserved
+TARGET_ID = "0d9a3f4e-5b6c-4d7e-8f90-a1b2c3d4e5f6"  # the car, branch and class PATCHed (and the car reserved)
+NEW_BRANCH = {"code": "HOSTILE-2", "name": "Hostile Airport", "time_zone": "Europe/London"}
+NEW_CLASS = {"code": "HOSTILE-2", "name": "Hostile compact", "seats": 5, "transmission": "manual"}
 BODIES = {
     ("POST", "/api/v1/cars/"): {"model": "Kia EV6", "year": 2024},
     ("PATCH", "/api/v1/cars/{id}/"): {"model": "Kia EV6"},
     ("POST", "/api/v1/reservations/"): {"id": "3f0c7c1e-8a5b-4c2d-9e6f-0a1b2c3d4e5f", "car_id": TARGET_ID},
+    ("POST", "/api/v1/locations/"): NEW_BRANCH,
+    ("PATCH", "/api/v1/locations/{id}/"): {"name": "Renamed branch"},
+    ("POST", "/api/v1/vehicle-classes/"): NEW_CLASS,
+    ("PATCH", "/api/v1/vehicle-classes/{id}/"): {"name": "Renamed class"},
 }
-VALUES = {"id": "9b2e4c6a-1d3f-4a5b-8c7d-6e5f4a3b2c1d", "plate": "AB 12 CD", "status": "maintenance"}
+# The branch and class that exist, so a car naming them is valid.
+VALUES = {
+    "id": "9b2e4c6a-1d3f-4a5b-8c7d-6e5f4a3b2c1d",
+    "plate": "AB 12 CD",
+    "status": "maintenance",
+    "vehicle_class": "HOSTILE-1",
+    "location": "HOSTILE-1",
+    "code": "HOSTILE-3",
+}
 
 
 @pytest.fixture
 def fleet(staff, service):
     CarFactory(id=TARGET_ID, plate="TARGET1")
+    Location.objects.create(id=TARGET_ID, code="HOSTILE-1", name="Hostile Central", time_zone="Asia/Jerusalem")
+    VehicleClass.objects.create(id=TARGET_ID, code="HOSTILE-1", name="Hostile SUV", seats=7, transmission="automatic")
     schema = staff.get("/schema?format=json").json()
     for client in (staff, service):
         client.raise_request_exception = False  # a crash is an answer here: a 500 to report, not an exception
@@ -57,8 +73,8 @@ def fleet(staff, service):
     return fields, send
 
 
-def _stored() -> tuple[list[dict], list[dict]]:
-    return list(Car.objects.order_by("id").values()), list(Reservation.objects.order_by("id").values())
+def _stored() -> tuple[list[dict], ...]:
+    return tuple(list(model.objects.order_by("id").values()) for model in (Car, Reservation, Location, VehicleClass))
 
 
 def test_every_string_field_answers_every_single_hostile_change(fleet):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 from rest_framework import serializers
 
@@ -33,6 +34,8 @@ class ApiRulesForm(forms.ModelForm):  # type: ignore[type-arg]
     API would store. Django's own cleaning runs first (required, choices, lengths, NUL)."""
 
     api_serializer: type[serializers.Serializer]  # type: ignore[type-arg]
+    # Fields the admin chooses from a list (a related row) while the API names them another way (a code).
+    api_exempt: frozenset[str] = frozenset()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -40,9 +43,11 @@ class ApiRulesForm(forms.ModelForm):  # type: ignore[type-arg]
         serializer = self.api_serializer()
         for name in list(data):
             field = serializer.fields.get(name)
-            if field is None or field.read_only:
+            if field is None or field.read_only or name in self.api_exempt:
                 continue
             value = data[name]
+            if value == "" and _may_be_blank(self._meta.model, name):
+                continue  # an optional text left empty: not given, as a client leaves it out of its body
             if isinstance(value, str):  # as typed: Django's CharField would already have trimmed it
                 value = self.data.get(self.add_prefix(name), value)
             try:
@@ -52,6 +57,13 @@ class ApiRulesForm(forms.ModelForm):  # type: ignore[type-arg]
             except serializers.ValidationError as exc:
                 self.add_error(name, [str(message) for message in _messages(exc.detail)])
         return data
+
+
+def _may_be_blank(model: Any, name: str) -> bool:
+    try:
+        return bool(model._meta.get_field(name).blank)
+    except FieldDoesNotExist:  # a form field with no model field behind it
+        return False
 
 
 def _messages(detail: Any) -> list[Any]:
