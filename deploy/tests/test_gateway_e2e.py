@@ -211,6 +211,8 @@ def test_the_canonical_spellings_still_route_by_prefix(stack):
     expected = {
         "/inventory/docs": 200,
         "/api/v1/cars/": 200,
+        "/api/v1/locations/": 200,
+        "/api/v1/vehicle-classes/": 200,
         "/inventory/admin/": 302,
         "/static/admin/css/base.css": 200,
         "/inventory/docs?next=/a/../b//c": 200,

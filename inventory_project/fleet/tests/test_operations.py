@@ -169,3 +169,16 @@ def test_a_loaded_fleet_is_held_to_the_rules_of_car_create():
             [{"model": "New", "year": 2024, "plate": "NEW1"}, {"model": "Dup", "year": 2024, "plate": "LOAD1"}]
         )
     assert not Car.objects.filter(model__in=["Rented", "New", "Dup"]).exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_spreads_its_fleet_over_branches_in_two_zones_and_five_classes():
+    from fleet.models import Car, Location, VehicleClass
+
+    CarFactory(id=uuid.UUID("6f1c2a9e-2b1d-4c1e-9a57-0d8f4b7c1a05"), plate="DN105")  # a demo car from before v2
+    for _ in range(2):  # safe to run twice
+        call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert Location.objects.count() == 3 and VehicleClass.objects.count() == 5
+    assert set(Location.objects.values_list("time_zone", flat=True)) == {"Asia/Jerusalem", "Europe/London"}
+    assert Car.objects.count() == 6 and not Car.objects.filter(vehicle_class=None).exists()
+    assert Car.objects.get(plate="DN105").location.code == "TLV-CEN"
