@@ -213,6 +213,7 @@ def test_the_canonical_spellings_still_route_by_prefix(stack):
         "/api/v1/cars/": 200,
         "/api/v1/locations/": 200,
         "/api/v1/vehicle-classes/": 200,
+        "/api/v1/availability/?location=X": 400,
         "/inventory/admin/": 302,
         "/static/admin/css/base.css": 200,
         "/inventory/docs?next=/a/../b//c": 200,

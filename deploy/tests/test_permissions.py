@@ -63,6 +63,13 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
         (401, 201, 403, 403, 201),
     ),
     ("inventory", "DELETE", "/api/v1/locations/", None, (401, 405, 403, 403, 405)),
+    (
+        "inventory",
+        "GET",
+        "/api/v1/availability/?location=NOWHERE&pickup_at=2031-03-07T09:00:00Z&return_at=2031-03-08T09:00:00Z",
+        None,
+        (422, 422, 422, 422, 422),
+    ),  # public: anyone gets the answer
     # inventory: operations endpoints are public; the admin needs a staff session
     ("inventory", "GET", "/health/ready", None, (200, 200, 200, 200, 200)),
     ("inventory", "GET", "/schema", None, (200, 200, 200, 200, 200)),

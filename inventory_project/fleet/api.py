@@ -7,8 +7,10 @@ from uuid import UUID
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from drivenow_contracts.server.errors import DomainError, problem_docs
 from drivenow_contracts.server.fields import parse_uuid
@@ -18,6 +20,8 @@ from .filters import CarFilter, ReservationFilter
 from .models import Car, Location, Reservation, VehicleClass
 from .permissions import CanManageReservations, IsStaffOrReadOnly
 from .serializers import (
+    AvailabilityOutput,
+    AvailabilityQuery,
     CarCreateInput,
     CarOutput,
     CarUpdateInput,
@@ -219,6 +223,32 @@ class VehicleClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         data.is_valid(raise_exception=True)
         vehicle_class = services.vehicle_class_update(vehicle_class_id=vehicle_class_id, **data.validated_data)
         return Response(VehicleClassOutput(vehicle_class).data)
+
+
+class AvailabilityView(APIView):
+    """How many cars of each class a branch has free for a window: the question a booking asks first."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Cars free for a window at a branch, per vehicle class",
+        parameters=[AvailabilityQuery],
+        responses={
+            200: AvailabilityOutput(many=True),
+            400: INVALID,
+            422: problem_docs("`location_not_found` or `vehicle_class_not_found`: no branch or class has this code"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = AvailabilityQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        found = selectors.availability(
+            location=query.validated_data["location"],
+            starts_at=query.validated_data["pickup_at"],
+            ends_at=query.validated_data["return_at"],
+            vehicle_class=query.validated_data.get("vehicle_class"),
+        )
+        return Response(AvailabilityOutput(found, many=True).data)
 
 
 RES_NOT_FOUND = problem_docs("`reservation_not_found`")

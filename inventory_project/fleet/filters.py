@@ -1,10 +1,16 @@
 """Query filters of the car list: status, model (contains, any case), year, year_min, year_max, and v2's
-vehicle_class and location (by code); and of the booking service's list of holds: state, car_id."""
+vehicle_class and location (by code), available_from + available_until (free for that whole window); and of
+the booking service's list of holds: state, car_id."""
+
+from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
+from rest_framework.exceptions import ValidationError
 
-from drivenow_contracts.server.filters import FilterSet, IntegerFilter, TextFilter, UUIDFilter
+from drivenow_contracts.server.filters import DateTimeFilter, FilterSet, IntegerFilter, TextFilter, UUIDFilter
 
+from . import selectors
 from .models import Car, CarStatus, Reservation, ReservationState
 
 
@@ -16,10 +22,37 @@ class CarFilter(FilterSet):
     year_max = IntegerFilter(field_name="year", lookup_expr="lte")
     vehicle_class = TextFilter(field_name="vehicle_class__code")
     location = TextFilter(field_name="location__code")
+    available_from = DateTimeFilter(method="_window", help_text="With available_until: free for that whole window.")
+    available_until = DateTimeFilter(method="_window", help_text="With available_from: free for that whole window.")
 
     class Meta:
         model = Car
-        fields = ["status", "model", "year", "year_min", "year_max", "vehicle_class", "location"]
+        fields = [
+            "status",
+            "model",
+            "year",
+            "year_min",
+            "year_max",
+            "vehicle_class",
+            "location",
+            "available_from",
+            "available_until",
+        ]
+
+    def _window(self, queryset: QuerySet[Car], name: str, value: Any) -> QuerySet[Car]:
+        return queryset  # both bounds are applied together, in filter_queryset
+
+    def filter_queryset(self, queryset: QuerySet[Car]) -> QuerySet[Car]:
+        queryset = super().filter_queryset(queryset)
+        starts_at, ends_at = (self.form.cleaned_data.get(name) for name in ("available_from", "available_until"))
+        if starts_at is None and ends_at is None:
+            return queryset
+        if starts_at is None or ends_at is None:
+            missing = "available_from" if starts_at is None else "available_until"
+            raise ValidationError({missing: ["A window needs both available_from and available_until."]})
+        if ends_at <= starts_at:
+            raise ValidationError({"available_until": ["The window must end after it starts."]})
+        return selectors.cars_free_during(queryset, starts_at=starts_at, ends_at=ends_at)
 
 
 class ReservationFilter(FilterSet):

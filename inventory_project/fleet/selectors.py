@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.contrib.postgres.fields import DateTimeRangeField
+from django.db.models import Count, DateTimeField, Exists, Func, OuterRef, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors
-from .models import Car, Location, Reservation, VehicleClass
+from .models import Car, CarStatus, Location, Reservation, ReservationState, VehicleClass
 
 
 def car_list() -> QuerySet[Car]:
@@ -64,3 +67,52 @@ def vehicle_class_get(*, vehicle_class_id: UUID | str) -> VehicleClass:
     if found is None:
         raise errors.VehicleClassNotFound()
     return found
+
+
+def _window_with_turnaround(starts_at: datetime, ends_at: datetime) -> Func:
+    """[starts_at, ends_at + the car's class's turnaround): how long a car is away for a rental of this window."""
+    turnaround = Func(
+        Coalesce(OuterRef("vehicle_class__turnaround_minutes"), 0),
+        function="make_interval",
+        template="make_interval(mins => %(expressions)s)",
+    )
+    end = Func(Value(ends_at, output_field=DateTimeField()), turnaround, function="", arg_joiner=" + ")
+    return Func(
+        Value(starts_at, output_field=DateTimeField()),
+        end,
+        Value("[)"),
+        function="tstzrange",
+        output_field=DateTimeRangeField(),
+    )
+
+
+def cars_free_during(cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> QuerySet[Car]:
+    """The cars of `cars` that could be away for the whole window, turnaround included: available now (not in
+    maintenance or retired) and no hold that is not released overlaps it. The same predicate decides what
+    availability counts and the cars a reservation by class chooses from."""
+    holds = Reservation.objects.filter(
+        car_id=OuterRef("pk"), period__overlap=_window_with_turnaround(starts_at, ends_at)
+    )
+    return cars.filter(status=CarStatus.AVAILABLE).exclude(Exists(holds.exclude(state=ReservationState.RELEASED)))
+
+
+def availability(
+    *, location: str, starts_at: datetime, ends_at: datetime, vehicle_class: str | None = None
+) -> list[dict[str, object]]:
+    """Per vehicle class (or the one asked for), how many of its cars at the branch are free for the window;
+    classes with none free are listed with 0. Raises NamedLocationNotFound / NamedVehicleClassNotFound."""
+    if not Location.objects.filter(code=location).exists():
+        raise errors.NamedLocationNotFound(f"No branch has the code {location!r}.")
+    classes = VehicleClass.objects.order_by("code")
+    if vehicle_class is not None:
+        classes = classes.filter(code=vehicle_class)
+        if not classes.exists():
+            raise errors.NamedVehicleClassNotFound(f"No vehicle class has the code {vehicle_class!r}.")
+    free = cars_free_during(
+        Car.objects.filter(location__code=location, vehicle_class__in=classes), starts_at=starts_at, ends_at=ends_at
+    )
+    counts = dict(free.values_list("vehicle_class__code").annotate(n=Count("id")).order_by())
+    return [
+        {"vehicle_class": code, "available_cars": counts.get(code, 0)}
+        for code in classes.values_list("code", flat=True)
+    ]

@@ -12,6 +12,7 @@ from drivenow_contracts.server.fields import (
     FullMatchValidator,
     PlainTextField,
     StrictCharField,
+    StrictDateTimeField,
     StrictIntegerField,
     UUIDStringField,
 )
@@ -222,3 +223,22 @@ class VehicleClassUpdateInput(_Fixed, VehicleClassCreateInput):
     name = PlainTextField(max_length=VehicleClass._meta.get_field("name").max_length, required=False)
     seats = StrictIntegerField(min_value=1, max_value=SEATS_MAX, required=False)
     transmission = serializers.ChoiceField(choices=Transmission.choices, required=False)
+
+
+class AvailabilityQuery(serializers.Serializer):
+    pickup_at = StrictDateTimeField()
+    return_at = StrictDateTimeField()
+    location = code_field()
+    vehicle_class = code_field(required=False)
+    # Where the car comes back: accepted for the contract's shape; a one-way return does not change what is free.
+    return_location = code_field(required=False)
+
+    def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
+        if attrs["return_at"] <= attrs["pickup_at"]:
+            raise serializers.ValidationError({"return_at": ["The return must come after the pick-up."]})
+        return attrs
+
+
+class AvailabilityOutput(serializers.Serializer):
+    vehicle_class = serializers.CharField()
+    available_cars = serializers.IntegerField(min_value=0)

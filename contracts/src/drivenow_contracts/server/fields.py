@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -33,6 +34,16 @@ _UUID = re.compile(UUID_PATTERN)
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+
+
+def parse_rfc3339(value: object) -> datetime | None:
+    """An RFC 3339 timestamp with its offset (the whole value), as an aware datetime; None for anything else."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:  # a 30th of February, an hour 24
+        return None
 
 
 def parse_uuid(value: object) -> uuid.UUID | None:

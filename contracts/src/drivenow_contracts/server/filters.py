@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from .fields import parse_uuid
+from .fields import parse_rfc3339, parse_uuid
 
 # A query integer: optional '-' and up to 18 digits (whole value, fullmatch), so int() never meets a number too
 # long for it to convert (a ValueError, once past Python's digit limit) and every value fits a bigint.
@@ -97,6 +97,24 @@ class _UUIDFormField(forms.UUIDField):
         if parsed is None:
             raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
         return parsed
+
+
+class _DateTimeFormField(forms.DateTimeField):
+    """An RFC 3339 timestamp with its offset only (the schema's `format: date-time`): not a bare date, not a time
+    without its offset, whose zone would be a guess."""
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        parsed = parse_rfc3339(value)
+        if parsed is None:
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _DateTimeFormField
 
 
 @extend_schema_field({"type": "integer", "minimum": -INTEGER_MAX, "maximum": INTEGER_MAX})
