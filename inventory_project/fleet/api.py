@@ -40,7 +40,14 @@ INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List cars", responses={200: CarOutput(many=True), 400: INVALID}),
+    list=extend_schema(
+        summary="List cars",
+        responses={
+            200: CarOutput(many=True),
+            400: INVALID,
+            422: problem_docs("`return_before_pickup`: available_until is not after available_from (or now)"),
+        },
+    ),
     retrieve=extend_schema(summary="Get a car", responses={200: CarOutput, 404: NOT_FOUND}),
     create=extend_schema(
         summary="Add a car (staff)",
@@ -236,12 +243,18 @@ class AvailabilityView(APIView):
         responses={
             200: AvailabilityOutput(many=True),
             400: INVALID,
-            422: problem_docs("`location_not_found` or `vehicle_class_not_found`: no branch or class has this code"),
+            422: problem_docs(
+                "`location_not_found` or `vehicle_class_not_found` (no branch or class has this code), or "
+                "`return_before_pickup` (the window does not end after it starts)"
+            ),
         },
     )
     def get(self, request: Request) -> Response:
-        query = AvailabilityQuery(data=request.query_params.dict())
+        # An optional parameter sent empty is one left out, as on every list (the schema says so).
+        query = AvailabilityQuery(data={name: value for name, value in request.query_params.items() if value})
         query.is_valid(raise_exception=True)
+        if query.validated_data["return_at"] <= query.validated_data["pickup_at"]:
+            raise errors.ReturnBeforePickup("The return must come after the pick-up.")
         found = selectors.availability(
             location=query.validated_data["location"],
             starts_at=query.validated_data["pickup_at"],

@@ -71,3 +71,9 @@ class VehicleClassExists(DomainError):
 
 class OdometerDecrease(DomainError):
     code, http_status, default_detail = ErrorCode.ODOMETER_DECREASE, 409, "A car's odometer never goes down."
+
+
+class ReturnBeforePickup(DomainError):
+    """A window that does not end after it starts: well-formed, but nothing can be free (or held) for it."""
+
+    code, http_status, default_detail = ErrorCode.RETURN_BEFORE_PICKUP, 422, "The window must end after it starts."

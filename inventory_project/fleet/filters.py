@@ -6,11 +6,11 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from rest_framework.exceptions import ValidationError
+from django.utils import timezone
 
 from drivenow_contracts.server.filters import DateTimeFilter, FilterSet, IntegerFilter, TextFilter, UUIDFilter
 
-from . import selectors
+from . import errors, selectors
 from .models import Car, CarStatus, Reservation, ReservationState
 
 
@@ -22,8 +22,12 @@ class CarFilter(FilterSet):
     year_max = IntegerFilter(field_name="year", lookup_expr="lte")
     vehicle_class = TextFilter(field_name="vehicle_class__code")
     location = TextFilter(field_name="location__code")
-    available_from = DateTimeFilter(method="_window", help_text="With available_until: free for that whole window.")
-    available_until = DateTimeFilter(method="_window", help_text="With available_from: free for that whole window.")
+    available_from = DateTimeFilter(
+        method="_window", help_text="Free from then on (with available_until: for that whole window)."
+    )
+    available_until = DateTimeFilter(
+        method="_window", help_text="Free until then (from now, or from available_from); after it, 422."
+    )
 
     class Meta:
         model = Car
@@ -47,11 +51,8 @@ class CarFilter(FilterSet):
         starts_at, ends_at = (self.form.cleaned_data.get(name) for name in ("available_from", "available_until"))
         if starts_at is None and ends_at is None:
             return queryset
-        if starts_at is None or ends_at is None:
-            missing = "available_from" if starts_at is None else "available_until"
-            raise ValidationError({missing: ["A window needs both available_from and available_until."]})
-        if ends_at <= starts_at:
-            raise ValidationError({"available_until": ["The window must end after it starts."]})
+        if ends_at is not None and ends_at <= (starts_at or timezone.now()):
+            raise errors.ReturnBeforePickup("available_until must come after available_from (or now).")
         return selectors.cars_free_during(queryset, starts_at=starts_at, ends_at=ends_at)
 
 

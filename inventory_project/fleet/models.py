@@ -116,7 +116,7 @@ class Car(models.Model):
     # Where the car is now: a one-way return moves it.
     location = models.ForeignKey(Location, on_delete=models.PROTECT, null=True, blank=True, related_name="cars")
     # Never goes down: a trigger refuses it (constraint name car_odometer_never_decreases, migration 0005).
-    odometer_km = models.PositiveIntegerField(default=0)
+    odometer_km = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db.models import Count, DateTimeField, Exists, Func, OuterRef, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 
 from drivenow_contracts.server.fields import parse_uuid
 
@@ -69,24 +70,24 @@ def vehicle_class_get(*, vehicle_class_id: UUID | str) -> VehicleClass:
     return found
 
 
-def _window_with_turnaround(starts_at: datetime, ends_at: datetime) -> Func:
-    """[starts_at, ends_at + the car's class's turnaround): how long a car is away for a rental of this window."""
-    turnaround = Func(
-        Coalesce(OuterRef("vehicle_class__turnaround_minutes"), 0),
-        function="make_interval",
-        template="make_interval(mins => %(expressions)s)",
-    )
-    end = Func(Value(ends_at, output_field=DateTimeField()), turnaround, function="", arg_joiner=" + ")
-    return Func(
-        Value(starts_at, output_field=DateTimeField()),
-        end,
-        Value("[)"),
-        function="tstzrange",
-        output_field=DateTimeRangeField(),
-    )
+def _window_with_turnaround(starts_at: datetime | None, ends_at: datetime | None) -> Func:
+    """[starts_at, ends_at + the car's class's turnaround): how long a car is away for a rental of this window. No
+    start: from now (the database's clock); no end: for good."""
+    start: Any = Now() if starts_at is None else Value(starts_at, output_field=DateTimeField())
+    end: Any = Value(None, output_field=DateTimeField())
+    if ends_at is not None:
+        turnaround = Func(
+            Coalesce(OuterRef("vehicle_class__turnaround_minutes"), 0),
+            function="make_interval",
+            template="make_interval(mins => %(expressions)s)",
+        )
+        end = Func(Value(ends_at, output_field=DateTimeField()), turnaround, function="", arg_joiner=" + ")
+        if starts_at is None:  # never before now, whatever the clocks of this instance and the database say
+            end = Func(Now(), end, function="GREATEST", output_field=DateTimeField())
+    return Func(start, end, Value("[)"), function="tstzrange", output_field=DateTimeRangeField())
 
 
-def cars_free_during(cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> QuerySet[Car]:
+def cars_free_during(cars: QuerySet[Car], *, starts_at: datetime | None, ends_at: datetime | None) -> QuerySet[Car]:
     """The cars of `cars` that could be away for the whole window, turnaround included: available now (not in
     maintenance or retired) and no hold that is not released overlaps it. The same predicate decides what
     availability counts and the cars a reservation by class chooses from."""

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from drivenow_contracts.server.fields import (
     FullMatchValidator,
     PlainTextField,
+    RefusedFieldsMixin,
     StrictCharField,
     StrictDateTimeField,
     StrictIntegerField,
@@ -155,16 +156,6 @@ class ReservationCreateInput(serializers.Serializer):
     car_id = UUIDStringField()
 
 
-class _Fixed:
-    """Update inputs: naming a field the service sets is a 400, not silently ignored."""
-
-    def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
-        fixed = {"id", "created_at", "updated_at"} & set(self.initial_data)  # type: ignore[attr-defined]
-        if fixed:
-            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in sorted(fixed)})
-        return attrs
-
-
 class LocationOutput(serializers.ModelSerializer):
     class Meta:
         model = Location
@@ -194,7 +185,8 @@ class LocationCreateInput(serializers.Serializer):
     opening_hours = OpeningHoursInput(required=False)
 
 
-class LocationUpdateInput(_Fixed, LocationCreateInput):
+class LocationUpdateInput(RefusedFieldsMixin, LocationCreateInput):
+    refused_fields = frozenset({"id", "created_at", "updated_at"})
     id = None  # type: ignore[assignment]
     code = code_field(required=False)
     name = PlainTextField(max_length=Location._meta.get_field("name").max_length, required=False)
@@ -217,7 +209,8 @@ class VehicleClassCreateInput(serializers.Serializer):
     turnaround_minutes = StrictIntegerField(min_value=0, max_value=TURNAROUND_MAX_MINUTES, required=False)
 
 
-class VehicleClassUpdateInput(_Fixed, VehicleClassCreateInput):
+class VehicleClassUpdateInput(RefusedFieldsMixin, VehicleClassCreateInput):
+    refused_fields = frozenset({"id", "created_at", "updated_at"})
     id = None  # type: ignore[assignment]
     code = code_field(required=False)
     name = PlainTextField(max_length=VehicleClass._meta.get_field("name").max_length, required=False)
@@ -232,11 +225,6 @@ class AvailabilityQuery(serializers.Serializer):
     vehicle_class = code_field(required=False)
     # Where the car comes back: accepted for the contract's shape; a one-way return does not change what is free.
     return_location = code_field(required=False)
-
-    def validate(self, attrs: dict) -> dict:  # type: ignore[type-arg]
-        if attrs["return_at"] <= attrs["pickup_at"]:
-            raise serializers.ValidationError({"return_at": ["The return must come after the pick-up."]})
-        return attrs
 
 
 class AvailabilityOutput(serializers.Serializer):

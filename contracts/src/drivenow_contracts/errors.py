@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     VEHICLE_CLASS_NOT_FOUND = "vehicle_class_not_found"
     VEHICLE_CLASS_EXISTS = "vehicle_class_exists"
     ODOMETER_DECREASE = "odometer_decrease"
+    RETURN_BEFORE_PICKUP = "return_before_pickup"  # a window that does not end after it starts
     # booking
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_EXISTS = "customer_exists"

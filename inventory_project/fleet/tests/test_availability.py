@@ -78,10 +78,17 @@ def test_a_car_without_a_class_needs_no_turnaround(anon):
     assert str(car.id) not in free_ids(anon, MONDAY, MONDAY + timedelta(hours=8, minutes=1))
 
 
-def test_a_window_needs_both_ends_in_order_and_with_offsets(anon):
-    start = MONDAY.isoformat().replace("+", "%2B")
-    assert_problem(anon.get(f"/api/v1/cars/?available_from={start}"), 400, "invalid", "available_until")
-    assert_problem(anon.get(f"/api/v1/cars/?{window(MONDAY, MONDAY)}"), 400, "invalid", "available_until")
+def test_one_bound_alone_means_from_then_on_or_from_now_until_then(anon):
+    later = CarFactory()
+    hold(later, MONDAY + timedelta(days=10), None)
+    start, end = (moment.isoformat().replace("+", "%2B") for moment in (MONDAY, MONDAY + timedelta(days=5)))
+    assert str(later.id) not in {c["id"] for c in anon.get(f"/api/v1/cars/?available_from={start}").json()["results"]}
+    assert str(later.id) in {c["id"] for c in anon.get(f"/api/v1/cars/?available_until={end}").json()["results"]}
+    assert_problem(anon.get("/api/v1/cars/?available_until=2001-01-01T00:00:00Z"), 422, "return_before_pickup")
+
+
+def test_a_window_ends_after_it_starts_and_has_offsets(anon):
+    assert_problem(anon.get(f"/api/v1/cars/?{window(MONDAY, MONDAY)}"), 422, "return_before_pickup")
     assert_problem(
         anon.get("/api/v1/cars/?available_from=2031-03-03T09:00:00&available_until=2031-03-04T09:00:00Z"),
         400,
@@ -122,4 +129,4 @@ def test_availability_refuses_what_it_cannot_answer(anon, branch):
     )
     assert_problem(anon.get(f"/api/v1/availability/?{when}"), 400, "invalid", "location")
     backwards = f"pickup_at={MONDAY.isoformat()}&return_at={MONDAY.isoformat()}".replace("+", "%2B")
-    assert_problem(anon.get(f"/api/v1/availability/?location=TLV-AIR&{backwards}"), 400, "invalid", "return_at")
+    assert_problem(anon.get(f"/api/v1/availability/?location=TLV-AIR&{backwards}"), 422, "return_before_pickup")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from datetime import datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.core.validators import MaxValueValidator, RegexValidator
@@ -37,12 +37,13 @@ _RFC3339 = re.compile(
 
 
 def parse_rfc3339(value: object) -> datetime | None:
-    """An RFC 3339 timestamp with its offset (the whole value), as an aware datetime; None for anything else."""
+    """An RFC 3339 timestamp with its offset (the whole value), as an aware datetime in UTC; None for anything else."""
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         return None
     try:
-        return datetime.fromisoformat(value.upper())
-    except ValueError:  # a 30th of February, an hour 24
+        # In UTC: PostgreSQL takes offsets up to ±15:59 only, RFC 3339 (and Python) up to ±23:59.
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):  # a 30th of February, an hour 24, a year past 9999 once in UTC
         return None
 
 

@@ -146,9 +146,9 @@ def document_problems(result: dict[str, Any], generator: Any, request: Any, publ
                 "private": private,
             }
             for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "query":
-                    # Every query parameter: an empty value is the same as leaving it out (the browsable API's
-                    # filter form sends them all).
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    # Every optional query parameter: an empty value is the same as leaving it out (the browsable
+                    # API's filter form sends them all). A required one must have a value.
                     parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             for status, response in responses.items():

@@ -24,6 +24,9 @@ from typing import Any
 # What the services answer for a request that is valid by the schema but cannot be carried out right now (a
 # taken car, an unknown car or customer named in the body: 409/422 by API.md) — not a rejection of the data.
 ACCEPTING_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+# What counts as refusing data the schema refuses: schemathesis' own list, plus gunicorn's 414 and 431 for a request
+# line or headers too long to read (its negative cases can grow the query string past 4 KiB).
+REJECTING_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "414", "415", "422", "428", "429", "431", "5xx"]
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 
@@ -83,6 +86,8 @@ def write_config(
         "enabled = true",
         "[checks.positive_data_acceptance]",
         f"expected-statuses = {json.dumps(ACCEPTING_STATUSES)}",
+        "[checks.negative_data_rejection]",
+        f"expected-statuses = {json.dumps(REJECTING_STATUSES)}",
         "[phases.examples]",
         "fill-missing = true",
         "[phases.stateful]",
