@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -124,6 +125,34 @@ def _uuid_or(value: str, not_found: type[DomainError]) -> UUID:
     return parsed
 
 
+class _CodedViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Branches and vehicle classes: anyone reads them, staff add and change them through their services."""
+
+    permission_classes = [IsStaffOrReadOnly]
+    ordering = ["code"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    create_input: type[serializers.Serializer]  # type: ignore[type-arg]
+    update_input: type[serializers.Serializer]  # type: ignore[type-arg]
+    not_found: type[DomainError]
+
+    def _create(self, **data: Any) -> Any:
+        raise NotImplementedError
+
+    def _update(self, pk: UUID, **changes: Any) -> Any:
+        raise NotImplementedError
+
+    def create(self, request: Request) -> Response:
+        data = self.create_input(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(self.get_serializer(self._create(**data.validated_data)).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        row_id = _uuid_or(pk, self.not_found)
+        data = self.update_input(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(self.get_serializer(self._update(row_id, **data.validated_data)).data)
+
+
 LOCATION_NOT_FOUND = problem_docs("`location_not_found`")
 
 
@@ -146,14 +175,12 @@ LOCATION_NOT_FOUND = problem_docs("`location_not_found`")
         },
     ),
 )
-class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class LocationViewSet(_CodedViewSet):
     """Branches: where cars are picked up and returned. Anyone may read them; staff change them."""
 
     serializer_class = LocationOutput
-    permission_classes = [IsStaffOrReadOnly]
+    create_input, update_input, not_found = LocationCreateInput, LocationUpdateInput, errors.LocationNotFound
     ordering_fields = ["code", "name", "created_at"]
-    ordering = ["code"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.location_list()
@@ -161,18 +188,11 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_object(self) -> Location:
         return selectors.location_get(location_id=self.kwargs["pk"])
 
-    def create(self, request: Request) -> Response:
-        data = LocationCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        location = services.location_create(**data.validated_data)
-        return Response(LocationOutput(location).data, status=status.HTTP_201_CREATED)
+    def _create(self, **data: Any) -> Location:
+        return services.location_create(**data)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
-        location_id = _uuid_or(pk, errors.LocationNotFound)
-        data = LocationUpdateInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        location = services.location_update(location_id=location_id, **data.validated_data)
-        return Response(LocationOutput(location).data)
+    def _update(self, pk: UUID, **changes: Any) -> Location:
+        return services.location_update(location_id=pk, **changes)
 
 
 VEHICLE_CLASS_NOT_FOUND = problem_docs("`vehicle_class_not_found`")
@@ -203,14 +223,13 @@ VEHICLE_CLASS_NOT_FOUND = problem_docs("`vehicle_class_not_found`")
         },
     ),
 )
-class VehicleClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class VehicleClassViewSet(_CodedViewSet):
     """What customers book: a kind of car, and the turnaround its cars need between holds."""
 
     serializer_class = VehicleClassOutput
-    permission_classes = [IsStaffOrReadOnly]
+    create_input, update_input = VehicleClassCreateInput, VehicleClassUpdateInput
+    not_found = errors.VehicleClassNotFound
     ordering_fields = ["code", "name", "seats", "created_at"]
-    ordering = ["code"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.vehicle_class_list()
@@ -218,18 +237,11 @@ class VehicleClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_object(self) -> VehicleClass:
         return selectors.vehicle_class_get(vehicle_class_id=self.kwargs["pk"])
 
-    def create(self, request: Request) -> Response:
-        data = VehicleClassCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        vehicle_class = services.vehicle_class_create(**data.validated_data)
-        return Response(VehicleClassOutput(vehicle_class).data, status=status.HTTP_201_CREATED)
+    def _create(self, **data: Any) -> VehicleClass:
+        return services.vehicle_class_create(**data)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
-        vehicle_class_id = _uuid_or(pk, errors.VehicleClassNotFound)
-        data = VehicleClassUpdateInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        vehicle_class = services.vehicle_class_update(vehicle_class_id=vehicle_class_id, **data.validated_data)
-        return Response(VehicleClassOutput(vehicle_class).data)
+    def _update(self, pk: UUID, **changes: Any) -> VehicleClass:
+        return services.vehicle_class_update(vehicle_class_id=pk, **changes)
 
 
 class AvailabilityView(APIView):

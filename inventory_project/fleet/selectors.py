@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.contrib.postgres.fields import DateTimeRangeField
@@ -51,10 +51,14 @@ def location_list() -> QuerySet[Location]:
 
 
 def location_get(*, location_id: UUID | str) -> Location:
-    parsed = parse_uuid(location_id)
-    found = None if parsed is None else Location.objects.filter(id=parsed).first()
+    return _by_id(Location, location_id, errors.LocationNotFound)
+
+
+def location_named(code: str) -> Location:
+    """The branch a body or query names by its code."""
+    found = Location.objects.filter(code=code).first()
     if found is None:
-        raise errors.LocationNotFound()
+        raise errors.NamedLocationNotFound(f"No branch has the code {code!r}.")
     return found
 
 
@@ -63,10 +67,25 @@ def vehicle_class_list() -> QuerySet[VehicleClass]:
 
 
 def vehicle_class_get(*, vehicle_class_id: UUID | str) -> VehicleClass:
-    parsed = parse_uuid(vehicle_class_id)
-    found = None if parsed is None else VehicleClass.objects.filter(id=parsed).first()
+    return _by_id(VehicleClass, vehicle_class_id, errors.VehicleClassNotFound)
+
+
+def vehicle_class_named(code: str) -> VehicleClass:
+    """The vehicle class a body or query names by its code."""
+    found = VehicleClass.objects.filter(code=code).first()
     if found is None:
-        raise errors.VehicleClassNotFound()
+        raise errors.NamedVehicleClassNotFound(f"No vehicle class has the code {code!r}.")
+    return found
+
+
+Row = TypeVar("Row", Location, VehicleClass)
+
+
+def _by_id(model: type[Row], pk: UUID | str, not_found: type[errors.DomainError]) -> Row:
+    parsed = parse_uuid(pk)
+    found = None if parsed is None else model.objects.filter(id=parsed).first()
+    if found is None:
+        raise not_found()
     return found
 
 
@@ -102,18 +121,10 @@ def availability(
 ) -> list[dict[str, object]]:
     """Per vehicle class (or the one asked for), how many of its cars at the branch are free for the window;
     classes with none free are listed with 0. Raises NamedLocationNotFound / NamedVehicleClassNotFound."""
-    if not Location.objects.filter(code=location).exists():
-        raise errors.NamedLocationNotFound(f"No branch has the code {location!r}.")
-    classes = VehicleClass.objects.order_by("code")
-    if vehicle_class is not None:
-        classes = classes.filter(code=vehicle_class)
-        if not classes.exists():
-            raise errors.NamedVehicleClassNotFound(f"No vehicle class has the code {vehicle_class!r}.")
+    branch = location_named(location)
+    classes = [vehicle_class_named(vehicle_class)] if vehicle_class else list(VehicleClass.objects.order_by("code"))
     free = cars_free_during(
-        Car.objects.filter(location__code=location, vehicle_class__in=classes), starts_at=starts_at, ends_at=ends_at
+        Car.objects.filter(location=branch, vehicle_class__in=classes), starts_at=starts_at, ends_at=ends_at
     )
     counts = dict(free.values_list("vehicle_class__code").annotate(n=Count("id")).order_by())
-    return [
-        {"vehicle_class": code, "available_cars": counts.get(code, 0)}
-        for code in classes.values_list("code", flat=True)
-    ]
+    return [{"vehicle_class": c.code, "available_cars": counts.get(c.code, 0)} for c in classes]

@@ -6,13 +6,15 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
 
-from . import errors, metrics, statements
+from . import errors, metrics, selectors, statements
 from .models import Car, CarStatus, Location, Reservation, ReservationState, VehicleClass
+
+Coded = TypeVar("Coded", Location, VehicleClass)
 
 # Staff may move a car between these; `rented` belongs to the reservation lifecycle alone.
 STAFF_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -60,21 +62,11 @@ def _new_car(
 
 
 def _vehicle_class_named(code: str | None) -> VehicleClass | None:
-    if code is None:
-        return None
-    found = VehicleClass.objects.filter(code=code).first()
-    if found is None:
-        raise errors.NamedVehicleClassNotFound(f"No vehicle class has the code {code!r}.")
-    return found
+    return None if code is None else selectors.vehicle_class_named(code)
 
 
 def _location_named(code: str | None) -> Location | None:
-    if code is None:
-        return None
-    found = Location.objects.filter(code=code).first()
-    if found is None:
-        raise errors.NamedLocationNotFound(f"No branch has the code {code!r}.")
-    return found
+    return None if code is None else selectors.location_named(code)
 
 
 def car_create(
@@ -153,57 +145,62 @@ def _constraint_of(exc: IntegrityError) -> str | None:
     return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
 
 
-@transaction.atomic
 def location_create(*, code: str, name: str, time_zone: str, id: UUID | None = None, **details: Any) -> Location:
-    location = Location(code=code, name=name, time_zone=time_zone, **details)
-    if id is not None:
-        location.id = id
-    _save_unique(location, errors.LocationExists, force_insert=True)
-    return location
+    row = Location(code=code, name=name, time_zone=time_zone, **details)
+    return _coded_insert(row, id, errors.LocationExists)
 
 
-@transaction.atomic
 def location_update(*, location_id: UUID, **changes: Any) -> Location:
-    location = Location.objects.select_for_update().filter(id=location_id).first()
-    if location is None:
-        raise errors.LocationNotFound()
-    for field, value in changes.items():
-        setattr(location, field, value)
-    _save_unique(location, errors.LocationExists, update_fields=[*changes, "updated_at"])
-    return location
+    return _coded_update(Location, location_id, changes, errors.LocationNotFound, errors.LocationExists)
 
 
-@transaction.atomic
 def vehicle_class_create(
     *, code: str, name: str, seats: int, transmission: str, id: UUID | None = None, turnaround_minutes: int = 30
 ) -> VehicleClass:
-    vehicle_class = VehicleClass(
+    row = VehicleClass(
         code=code, name=name, seats=seats, transmission=transmission, turnaround_minutes=turnaround_minutes
     )
+    return _coded_insert(row, id, errors.VehicleClassExists)
+
+
+def vehicle_class_update(*, vehicle_class_id: UUID, **changes: Any) -> VehicleClass:
+    return _coded_update(
+        VehicleClass, vehicle_class_id, changes, errors.VehicleClassNotFound, errors.VehicleClassExists
+    )
+
+
+def _coded_insert(row: Coded, id: UUID | None, exists: type[errors.DomainError]) -> Coded:
+    """Insert a branch or a class; its unique id and code are the database's to check (two requests may race)."""
     if id is not None:
-        vehicle_class.id = id
-    _save_unique(vehicle_class, errors.VehicleClassExists, force_insert=True)
-    return vehicle_class
+        row.id = id
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError as exc:
+        raise exists() from exc
+    return row
 
 
 @transaction.atomic
-def vehicle_class_update(*, vehicle_class_id: UUID, **changes: Any) -> VehicleClass:
-    vehicle_class = VehicleClass.objects.select_for_update().filter(id=vehicle_class_id).first()
-    if vehicle_class is None:
-        raise errors.VehicleClassNotFound()
+def _coded_update(
+    model: type[Coded],
+    pk: UUID,
+    changes: dict[str, Any],
+    not_found: type[errors.DomainError],
+    exists: type[errors.DomainError],
+) -> Coded:
+    """Change a branch or a class, its row locked; a code another one has is `exists`."""
+    row = model.objects.select_for_update().filter(id=pk).first()
+    if row is None:
+        raise not_found()
     for field, value in changes.items():
-        setattr(vehicle_class, field, value)
-    _save_unique(vehicle_class, errors.VehicleClassExists, update_fields=[*changes, "updated_at"])
-    return vehicle_class
-
-
-def _save_unique(row: Location | VehicleClass, exists: type[errors.DomainError], **save: Any) -> None:
-    """Save; the unique id or code is the database's to check (two requests may race for one code)."""
+        setattr(row, field, value)
     try:
         with transaction.atomic():
-            row.save(**save)
+            row.save(update_fields=[*changes, "updated_at"])
     except IntegrityError as exc:
         raise exists() from exc
+    return row
 
 
 def car_change_status(*, car_id: UUID, status: str) -> Car:
