@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+from drivenow_contracts.testing import hostile
 from fleet import services
 from fleet.tests.factories import CarFactory
 
@@ -45,6 +46,31 @@ def test_docs_pages_and_schema_are_served(client):
 def test_schema_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "CarStatusEnum" in (tmp_path / "schema.yaml").read_text()
+
+
+def _walk(schema):
+    if isinstance(schema, dict):
+        yield schema
+        for value in schema.values():
+            yield from _walk(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from _walk(item)
+
+
+def test_a_blank_plate_the_api_accepts_is_one_the_schema_allows(staff, client):
+    """Contract fuzzing found PATCH {"plate": ""} answered 200 although the schema's `oneOf` refused "" (it matched
+    both the plate pattern and the blank branch). Every blank-allowed string is now `anyOf`."""
+    document = client.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    plate = hostile._resolve(document, document["components"]["schemas"]["PatchedCarUpdateInputRequest"])
+    plate = plate["properties"]["plate"]
+    car = CarFactory(plate="AB12CD")
+    response = staff.patch(f"/api/v1/cars/{car.id}/", {"plate": ""}, format="json")
+    assert response.status_code == 200 and response.json()["plate"] is None
+    assert hostile.schema_allows(plate, "") and hostile.schema_allows(plate, "AB 12 CD")
+    assert not hostile.schema_allows(plate, "!!")
+    blank_in_one_of = [s for s in _walk(document) if {"type": "string", "maxLength": 0} in s.get("oneOf", [])]
+    assert blank_in_one_of == []
 
 
 def test_browsable_api_renders_html(client):

@@ -46,5 +46,6 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drivenow_contracts.server.openapi.document_problems",
+        "drivenow_contracts.server.openapi.blank_strings_any_of",
     ],
 }

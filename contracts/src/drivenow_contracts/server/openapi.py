@@ -7,6 +7,7 @@ not JSON or not parseable (413, 415, 400), a request line or headers over gunico
 `application/problem+json`, not `application/json`. `document_problems` (a POSTPROCESSING_HOOK) adds those answers
 to every operation and gives every 4xx/5xx the problem+json media type and the `Problem` schema. `AutoSchema` marks
 an operation whose permissions let anonymous callers through (the public fleet reads) as needing no credentials.
+`blank_strings_any_of` keeps a blank-allowed string's schema true (see there).
 """
 
 from __future__ import annotations
@@ -161,3 +162,26 @@ def document_problems(result: dict[str, Any], generator: Any, request: Any, publ
                     responses[status] = _problem_response(description, status)
             operation["responses"] = dict(sorted(responses.items()))
     return result
+
+
+_BLANK_STRING = {"type": "string", "maxLength": 0}
+
+
+def _any_of_blank(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        branches = schema.get("oneOf")
+        if isinstance(branches, list) and _BLANK_STRING in branches:
+            schema = {("anyOf" if key == "oneOf" else key): value for key, value in schema.items()}
+        return {key: _any_of_blank(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_any_of_blank(item) for item in schema]
+    return schema
+
+
+def blank_strings_any_of(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """POSTPROCESSING_HOOK: drf-spectacular writes a blank-allowed string (`allow_blank=True`) as
+    `oneOf: [{the field's schema}, {maxLength: 0}]`. When the field's own pattern also matches "" (a plate may be
+    blank), "" matches both branches, so `oneOf` — exactly one — calls the blank value the API accepts invalid, and
+    contract fuzzing rightly reports every accepted "" as a schema-violating request. `anyOf` says what is meant."""
+    converted: dict[str, Any] = _any_of_blank(result)
+    return converted

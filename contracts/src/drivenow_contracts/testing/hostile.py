@@ -142,16 +142,14 @@ class StringField:
 
 
 def _resolve(document: Mapping[str, Any], schema: Any) -> Any:
-    """The schema with every local `$ref` inlined (the document's are acyclic), and `oneOf` read as `anyOf`:
-    drf-spectacular writes a blank-allowed string as `oneOf: [{pattern that matches ""}, {maxLength: 0}]`, which
-    "" matches twice. Reading the schema generously only widens what a service may accept, never what it must refuse."""
+    """The schema with every local `$ref` inlined (the document's are acyclic)."""
     if isinstance(schema, dict):
         if "$ref" in schema:
             target: Any = document
             for part in schema["$ref"].removeprefix("#/").split("/"):
                 target = target[part]
             return _resolve(document, target)
-        return {("anyOf" if key == "oneOf" else key): _resolve(document, value) for key, value in schema.items()}
+        return {key: _resolve(document, value) for key, value in schema.items()}
     if isinstance(schema, list):
         return [_resolve(document, item) for item in schema]
     return schema
