@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
 
 from drivenow_contracts import (
     CarNotFound,
+    CarNotReturned,
     CarStatus,
     CarUnavailable,
+    ClassUnavailable,
     ContractError,
+    ExtensionConflict,
     InventoryClient,
     InventoryRejected,
+    NotStarted,
     Reservation,
     ReservationConflict,
     ReservationNotFound,
@@ -330,3 +335,96 @@ def test_generated_request_id_is_echoed_by_the_server(live_inventory: LiveInvent
     assert len(echoed) == 2
     assert all(sent == answered for sent, answered in echoed)
     assert echoed[0][0] != echoed[1][0]
+
+
+# -- v2: holds over a window ---------------------------------------------------------------------------------
+
+
+def _branch_and_class(live_inventory: LiveInventory) -> tuple[str, str]:
+    code = f"C-{uuid.uuid4().hex[:8].upper()}"
+    for path, body in (
+        ("/api/v1/locations/", {"code": code, "name": "Contract branch", "time_zone": "Europe/London"}),
+        ("/api/v1/vehicle-classes/", {"code": code, "name": "Contract class", "seats": 4, "transmission": "manual"}),
+    ):
+        assert live_inventory.staff_request("POST", path, body).status_code == 201
+    return code, code
+
+
+def _car_of(live_inventory: LiveInventory, branch: str, klass: str) -> UUID:
+    body = {"model": "Contract car", "year": 2024, "vehicle_class": klass, "location": branch, "odometer_km": 100}
+    answer = live_inventory.staff_request("POST", "/api/v1/cars/", body)
+    assert answer.status_code == 201
+    return UUID(answer.json()["id"])
+
+
+def test_a_class_booked_for_a_window_is_picked_up_extended_and_returned_elsewhere(
+    live_inventory: LiveInventory, inventory_client: InventoryClient
+) -> None:
+    branch, klass = _branch_and_class(live_inventory)
+    other, _ = _branch_and_class(live_inventory)
+    car_id = _car_of(live_inventory, branch, klass)
+    start = datetime.now(UTC) + timedelta(minutes=5)
+
+    held = inventory_client.reserve_window(
+        reservation_id=uuid.uuid4(),
+        vehicle_class=klass,
+        location=branch,
+        return_location=other,
+        starts_at=start,
+        ends_at=start + timedelta(days=2),
+    )
+    assert (held.car_id, held.vehicle_class, held.location, held.return_location) == (car_id, klass, branch, other)
+    assert held.ends_at == start + timedelta(days=2)
+    with pytest.raises(ClassUnavailable):
+        inventory_client.reserve_window(
+            reservation_id=uuid.uuid4(),
+            vehicle_class=klass,
+            location=branch,
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
+        )
+
+    picked = inventory_client.pick_up(held.id, odometer_km=120)
+    assert picked.picked_up_at is not None and inventory_client.get_car(car_id).status is CarStatus.RENTED
+    longer = inventory_client.extend(held.id, ends_at=start + timedelta(days=3))
+    assert longer.ends_at is not None and longer.ends_at > (held.ends_at or start)
+
+    back = inventory_client.release(held.id, odometer_km=480, location=other)
+    assert back.state is ReservationState.RELEASED
+    car = inventory_client.get_car(car_id)
+    assert (car.status, car.odometer_km, car.location) == (CarStatus.AVAILABLE, 480, other)
+
+
+def test_pick_up_extend_and_reassign_raise_their_typed_errors(
+    live_inventory: LiveInventory, inventory_client: InventoryClient
+) -> None:
+    branch, klass = _branch_and_class(live_inventory)
+    car_id = _car_of(live_inventory, branch, klass)
+    now = datetime.now(UTC)
+    out = inventory_client.reserve_window(
+        reservation_id=uuid.uuid4(),
+        car_id=car_id,
+        starts_at=now + timedelta(minutes=1),
+        ends_at=now + timedelta(minutes=30),
+    )
+    later = inventory_client.reserve_window(
+        reservation_id=uuid.uuid4(),
+        car_id=car_id,
+        starts_at=now + timedelta(minutes=70),
+        ends_at=now + timedelta(days=1),
+    )
+    far = inventory_client.reserve_window(
+        reservation_id=uuid.uuid4(), car_id=car_id, starts_at=now + timedelta(days=5), ends_at=now + timedelta(days=6)
+    )
+    with pytest.raises(NotStarted):
+        inventory_client.pick_up(far.id)
+    inventory_client.pick_up(out.id)
+    with pytest.raises(CarNotReturned):
+        inventory_client.pick_up(later.id)
+    with pytest.raises(ExtensionConflict):
+        inventory_client.extend(out.id, ends_at=now + timedelta(hours=2))
+    with pytest.raises(ClassUnavailable):
+        inventory_client.reassign(later.id, from_car_id=car_id)
+    spare = _car_of(live_inventory, branch, klass)
+    assert inventory_client.reassign(later.id, from_car_id=car_id).car_id == spare
+    assert inventory_client.reassign(later.id, from_car_id=car_id).car_id == spare  # a retry moves nothing again

@@ -90,6 +90,49 @@ def test_released_reservation_has_its_release_time() -> None:
     assert reservation.released_at == datetime(2025, 1, 2, 12, tzinfo=UTC)
 
 
+def test_a_v1_reservation_starts_when_it_started_and_is_open_ended() -> None:
+    reservation = Reservation.from_json(
+        {"id": CAR["id"], "car_id": CAR["id"], "state": "active", "started_at": "2025-01-02T10:00:00Z"}
+    )
+
+    assert reservation.starts_at == reservation.started_at and reservation.ends_at is None
+    assert (reservation.vehicle_class, reservation.location, reservation.picked_up_at) == (None, None, None)
+
+
+def test_a_v2_reservation_has_its_window_class_branches_and_pick_up() -> None:
+    reservation = Reservation.from_json(
+        {
+            "id": CAR["id"],
+            "car_id": CAR["id"],
+            "state": "active",
+            "started_at": "2031-03-07T09:00:00Z",
+            "released_at": None,
+            "starts_at": "2031-03-07T09:00:00Z",
+            "ends_at": "2031-03-08T09:00:00+02:00",
+            "vehicle_class": "COMPACT",
+            "location": "TLV-AIR",
+            "return_location": "TLV-CEN",
+            "picked_up_at": "2031-03-07T08:50:00Z",
+        }
+    )
+
+    assert reservation.ends_at == datetime(2031, 3, 8, 7, tzinfo=UTC)
+    assert (reservation.vehicle_class, reservation.location, reservation.return_location) == (
+        "COMPACT",
+        "TLV-AIR",
+        "TLV-CEN",
+    )
+    assert reservation.picked_up_at == datetime(2031, 3, 7, 8, 50, tzinfo=UTC)
+
+
+def test_a_reservation_whose_class_is_no_string_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Reservation.from_json(
+            {"id": CAR["id"], "car_id": CAR["id"], "state": "active", "started_at": "2031-03-07T09:00:00Z",
+             "vehicle_class": 7}
+        )  # fmt: skip
+
+
 def test_reservation_without_a_start_is_refused() -> None:
     with pytest.raises(ValueError):
         Reservation.from_json({"id": CAR["id"], "car_id": CAR["id"], "state": "active", "started_at": None})

@@ -45,6 +45,31 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
     ("inventory", "GET", f"/api/v1/reservations/{R}/", None, (401, 403, 200, 403, 200)),
     ("inventory", "POST", f"/api/v1/reservations/{R}/release/", None, (401, 403, 200, 403, 200)),
     ("inventory", "DELETE", f"/api/v1/reservations/{R}/", None, (401, 403, 405, 403, 405)),
+    ("inventory", "POST", f"/api/v1/reservations/{R}/pick-up/", {}, (401, 403, 200, 403, 200)),
+    (
+        "inventory",
+        "POST",
+        f"/api/v1/reservations/{R}/extend/",
+        {"ends_at": "2031-03-08T09:00:00Z"},
+        (401, 403, 200, 403, 200),
+    ),
+    ("inventory", "POST", f"/api/v1/reservations/{R}/reassign/", {}, (401, 403, 409, 403, 409)),  # picked up: stays
+    # inventory: blocks and the schedule are staff's
+    (
+        "inventory",
+        "POST",
+        f"/api/v1/cars/{C}/blocks/",
+        {"starts_at": "2031-03-07T09:00:00Z", "ends_at": "2031-03-08T09:00:00Z", "reason": "Matrix"},
+        (401, 201, 403, 403, 201),
+    ),
+    ("inventory", "DELETE", f"/api/v1/cars/{C}/blocks/{{new}}/", None, (401, 404, 403, 403, 404)),
+    (
+        "inventory",
+        "GET",
+        f"/api/v1/cars/{C}/schedule/?from=2031-03-01T00:00:00Z&until=2031-03-15T00:00:00Z",
+        None,
+        (401, 200, 403, 403, 200),
+    ),
     # inventory: branches and vehicle classes, public to read, staff write them
     ("inventory", "GET", "/api/v1/locations/", None, (200, 200, 200, 200, 200)),
     (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,24 +20,32 @@ from drivenow_contracts.server.fields import parse_uuid
 from . import errors, selectors, services
 from .filters import CarFilter, ReservationFilter
 from .models import Car, Location, Reservation, VehicleClass
-from .permissions import CanManageReservations, IsStaffOrReadOnly
+from .permissions import CanManageReservations, IsStaff, IsStaffOrReadOnly
 from .serializers import (
     AvailabilityOutput,
     AvailabilityQuery,
+    BlockInput,
     CarCreateInput,
     CarOutput,
     CarUpdateInput,
+    ExtendInput,
     LocationCreateInput,
     LocationOutput,
     LocationUpdateInput,
+    PickUpInput,
+    ReassignInput,
+    ReleaseInput,
     ReservationCreateInput,
     ReservationOutput,
+    ScheduleEntryOutput,
+    ScheduleQuery,
     VehicleClassCreateInput,
     VehicleClassOutput,
     VehicleClassUpdateInput,
 )
 
 NOT_FOUND = problem_docs("`car_not_found`")
+SCHEDULE_MAX_WINDOW = timedelta(days=366)
 INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
 
 
@@ -114,6 +123,64 @@ class CarViewSet(
     def destroy(self, request: Request, pk: str) -> Response:
         services.car_delete(car_id=_uuid_or(pk, errors.CarNotFound))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Block the car for a window: maintenance or any planned absence (staff)",
+        request=BlockInput,
+        responses={
+            201: ScheduleEntryOutput,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: problem_docs("`car_unavailable`: a hold or another block overlaps the window, or the car is retired"),
+            422: problem_docs("`return_before_pickup`: the block does not end after it starts"),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def blocks(self, request: Request, pk: str) -> Response:
+        data = BlockInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        block = services.block_create(car_id=_uuid_or(pk, errors.CarNotFound), **data.validated_data)
+        return Response(ScheduleEntryOutput(block).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Lift a block (staff); lifting it twice is a no-op",
+        request=None,
+        responses={204: None, 404: problem_docs("`car_not_found` or `block_not_found`")},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"blocks/(?P<block_id>[^/]+)",
+        url_name="block-detail",
+        permission_classes=[IsStaff],
+    )
+    def block(self, request: Request, pk: str, block_id: str) -> Response:
+        car_id = _uuid_or(pk, errors.CarNotFound)
+        selectors.car_get(car_id=car_id)
+        services.block_delete(car_id=car_id, block_id=_uuid_or(block_id, errors.BlockNotFound))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="The car's holds and blocks in a window, earliest first: the planning board's row (staff)",
+        parameters=[ScheduleQuery],
+        responses={
+            200: ScheduleEntryOutput(many=True),
+            400: INVALID,
+            404: NOT_FOUND,
+            422: problem_docs("`return_before_pickup`: `until` is not after `from`, or the window is over a year"),
+        },
+    )
+    @action(detail=True, methods=["get"], permission_classes=[IsStaff], filterset_class=None, pagination_class=None)
+    def schedule(self, request: Request, pk: str) -> Response:
+        query = ScheduleQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        starts_at, ends_at = query.validated_data["from"], query.validated_data["until"]
+        if ends_at <= starts_at:
+            raise errors.ReturnBeforePickup("`until` must come after `from`.")
+        if ends_at - starts_at > SCHEDULE_MAX_WINDOW:
+            raise errors.ReturnBeforePickup("A schedule covers at most 366 days.")
+        holds = selectors.car_schedule(car_id=_uuid_or(pk, errors.CarNotFound), starts_at=starts_at, ends_at=ends_at)
+        return Response(ScheduleEntryOutput(holds, many=True).data)
 
 
 def _uuid_or(value: str, not_found: type[DomainError]) -> UUID:
@@ -279,20 +346,32 @@ class AvailabilityView(APIView):
 RES_NOT_FOUND = problem_docs("`reservation_not_found`")
 
 
+RESERVE_422 = problem_docs(
+    "`car_not_found`, `vehicle_class_not_found` or `location_not_found` (nothing has this id or code); "
+    "`return_before_pickup` (the window does not end after it starts, or is over); `invalid` (a class without a "
+    "branch, a window without both ends, both a car and a class)"
+)
+HOLD_409 = "`reservation_conflict` (this hold was released)"
+
+
 @extend_schema_view(
     create=extend_schema(
-        summary="Hold a car (booking service)",
+        summary="Hold a car (booking service): now and open-ended (v1), or for a window, by car or by class",
         request=ReservationCreateInput,
         responses={
             201: ReservationOutput,
             200: ReservationOutput,
             400: INVALID,
             409: problem_docs(
-                "`car_unavailable`, or `reservation_conflict` (this id holds another car, or was already released)"
+                "`car_unavailable` / `class_unavailable` (nothing free for the window), or `reservation_conflict` "
+                "(this id holds another car or window, or was already released)"
             ),
-            422: problem_docs("`car_not_found`"),
+            422: RESERVE_422,
         },
-        description="Idempotent by `id`: replaying an id that already holds this car answers 200 with it.",
+        description=(
+            "Idempotent by `id`: replaying an id with the same request answers 200 with its hold. By class, "
+            "inventory picks the best-fitting free car of the class at the branch and answers its `car_id`."
+        ),
     ),
     retrieve=extend_schema(summary="Get a reservation", responses={200: ReservationOutput, 404: RES_NOT_FOUND}),
     list=extend_schema(
@@ -319,23 +398,92 @@ class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def create(self, request: Request) -> Response:
         data = ReservationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        reservation, created = services.reservation_create(
-            reservation_id=data.validated_data["id"], car_id=data.validated_data["car_id"]
-        )
+        body = dict(data.validated_data)
+        reservation, created = services.reservation_create(reservation_id=body.pop("id"), **body)
         return Response(ReservationOutput(reservation).data, status=201 if created else 200)
 
     @extend_schema(
-        summary="Release a hold (idempotent)",
-        request=None,
+        summary="Release a hold (idempotent); a picked-up car comes back with its odometer, at its return branch",
+        request=ReleaseInput,
         responses={
             200: ReservationOutput,
+            400: INVALID,
             404: problem_docs(
                 "`reservation_not_found`: inventory never held this id. The id is spent all the same: a reserve "
                 "with it that arrives later is refused (409 `reservation_conflict`)."
             ),
+            409: problem_docs("`odometer_decrease`: the car's odometer reads more"),
+            422: problem_docs("`location_not_found`: no branch has this code"),
         },
     )
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
-        reservation = services.reservation_release(reservation_id=_uuid_or(pk, errors.ReservationNotFound))
+        data = ReleaseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        reservation = services.reservation_release(
+            reservation_id=_uuid_or(pk, errors.ReservationNotFound), **data.validated_data
+        )
         return Response(ReservationOutput(reservation).data)
+
+    @extend_schema(
+        summary="The car leaves for this hold: it becomes rented (idempotent)",
+        request=PickUpInput,
+        responses={
+            200: ReservationOutput,
+            400: INVALID,
+            404: RES_NOT_FOUND,
+            409: problem_docs(
+                "`car_not_returned` (the car is still out on an earlier rental: reassign), `not_started` (too "
+                f"early), `car_unavailable` (in maintenance or retired), `odometer_decrease`, {HOLD_409}"
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="pick-up")
+    def pick_up(self, request: Request, pk: str) -> Response:
+        data = PickUpInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        hold = services.reservation_pick_up(
+            reservation_id=_uuid_or(pk, errors.ReservationNotFound), **data.validated_data
+        )
+        return Response(ReservationOutput(hold).data)
+
+    @extend_schema(
+        summary="Move the hold's end (later or earlier)",
+        request=ExtendInput,
+        responses={
+            200: ReservationOutput,
+            400: INVALID,
+            404: RES_NOT_FOUND,
+            409: problem_docs(f"`extension_conflict` (the car is held or blocked after; nothing changed), {HOLD_409}"),
+            422: problem_docs("`return_before_pickup`: the new end is not after the start, or is past"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def extend(self, request: Request, pk: str) -> Response:
+        data = ExtendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        hold = services.reservation_extend(
+            reservation_id=_uuid_or(pk, errors.ReservationNotFound), ends_at=data.validated_data["ends_at"]
+        )
+        return Response(ReservationOutput(hold).data)
+
+    @extend_schema(
+        summary="Move a hold not yet picked up to another free car of its class at its branch",
+        request=ReassignInput,
+        responses={
+            200: ReservationOutput,
+            400: INVALID,
+            404: RES_NOT_FOUND,
+            409: problem_docs(
+                f"`class_unavailable` (no other car is free; nothing changed), or {HOLD_409} (or picked up)"
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, pk: str) -> Response:
+        data = ReassignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        hold = services.reservation_reassign(
+            reservation_id=_uuid_or(pk, errors.ReservationNotFound), **data.validated_data
+        )
+        return Response(ReservationOutput(hold).data)

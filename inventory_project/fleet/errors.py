@@ -77,3 +77,33 @@ class ReturnBeforePickup(DomainError):
     """A window that does not end after it starts: well-formed, but nothing can be free (or held) for it."""
 
     code, http_status, default_detail = ErrorCode.RETURN_BEFORE_PICKUP, 422, "The window must end after it starts."
+
+
+class ClassUnavailable(DomainError):
+    code, http_status = ErrorCode.CLASS_UNAVAILABLE, 409
+    default_detail = "No car of this class at this branch is free for the whole window."
+
+
+class CarNotReturned(DomainError):
+    code, http_status = ErrorCode.CAR_NOT_RETURNED, 409
+    default_detail = "The booked car is still out on an earlier rental; reassign the hold to another car."
+
+
+class NotStarted(DomainError):
+    code, http_status, default_detail = ErrorCode.NOT_STARTED, 409, "Too early to pick this car up."
+
+
+class ExtensionConflict(DomainError):
+    code, http_status = ErrorCode.EXTENSION_CONFLICT, 409
+    default_detail = "The car is held or blocked after this rental; nothing changed."
+
+
+class BlockNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.BLOCK_NOT_FOUND, 404, "This car has no block with this id."
+
+
+class IncompleteReservation(DomainError):
+    """A reservation body the schema accepts but that names no car: a class without a branch, or a window
+    without both ends."""
+
+    code, http_status = ErrorCode.INVALID, 422

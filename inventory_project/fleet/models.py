@@ -145,24 +145,61 @@ class Car(models.Model):
         return f"{self.model} ({self.year}){' ' + self.plate if self.plate else ''}"
 
 
+class HoldKind(models.TextChoices):
+    """What holds a car: a rental (the booking service's reservation) or a block staff set (maintenance, a
+    transfer, any planned absence). Both live under one exclusion constraint, so neither can overlap the other."""
+
+    RENTAL = "rental", "Rental"
+    BLOCK = "block", "Block"
+
+
 class Reservation(models.Model):
-    """A hold on a car. Its id is chosen by the caller (booking's rental id), which makes every call idempotent.
+    """A hold on a car for a window. A rental's id is chosen by the caller (booking's rental id), which makes every
+    call idempotent; a block's id is inventory's.
+
+    `period` is what the car is away for: `[starts_at, ends_at + the class's turnaround)`, or `[starts_at, ∞)` for
+    v1's open-ended walk-in until it is released. `ends_at` is the end the caller asked for (no turnaround).
 
     A released id is spent forever. When a release names an id inventory never held, a *tombstone* is stored:
     a released row without a car. Its primary key is what makes a late reserve with that id fail, however the two
     requests interleave (they meet on the key)."""
 
     id = models.UUIDField(primary_key=True, editable=False)
+    kind = models.CharField(
+        max_length=16, choices=HoldKind.choices, default=HoldKind.RENTAL, db_default=HoldKind.RENTAL
+    )
     # NULL only for a tombstone.
     car = models.ForeignKey(Car, on_delete=models.PROTECT, related_name="reservations", null=True, blank=True)
-    # [started, released) — the upper bound stays open while the hold lasts.
     period = DateTimeRangeField()
     state = models.CharField(max_length=16, choices=ReservationState.choices, default=ReservationState.ACTIVE)
+    # v2 (NULL for v1's open-ended holds and for tombstones): the window's end as asked, the class booked, the
+    # branches of pick-up and return.
+    ends_at = models.DateTimeField(null=True, blank=True)
+    vehicle_class = models.ForeignKey(
+        VehicleClass, on_delete=models.PROTECT, null=True, blank=True, related_name="reservations"
+    )
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, null=True, blank=True, related_name="pickups")
+    return_location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="returns"
+    )
+    # When the car left: a v1 walk-in leaves at once; a booking at its pick-up. Until then the car's status is
+    # not touched (future holds never change the state now).
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    # A block's why ("brake service", "transfer to LON-LHR").
+    reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         permissions = [("manage_reservations", "Can take and release cars through the reservation API")]
+        indexes = [
+            # The cars out now, and the overdue among them: a handful of rows, read by every availability search.
+            models.Index(
+                fields=["car", "ends_at"],
+                name="reservation_out_idx",
+                condition=Q(state=ReservationState.ACTIVE, picked_up_at__isnull=False),
+            ),
+        ]
         constraints = [
             ExclusionConstraint(
                 name="reservation_no_overlap",
@@ -171,20 +208,32 @@ class Reservation(models.Model):
                 violation_error_code="car_unavailable",
             ),
             models.CheckConstraint(condition=Q(state__in=ReservationState.values), name="reservation_state_valid"),
-            # An active hold is open-ended; a released one has its end.
+            models.CheckConstraint(condition=Q(kind__in=HoldKind.values), name="reservation_kind_valid"),
+            # A released hold has its end; an active one may be open-ended (v1) or bounded (v2).
             models.CheckConstraint(
-                condition=Q(state=ReservationState.ACTIVE, period__endswith__isnull=True)
-                | Q(state=ReservationState.RELEASED, period__endswith__isnull=False),
-                name="reservation_period_matches_state",
+                condition=Q(state=ReservationState.ACTIVE) | Q(period__endswith__isnull=False),
+                name="reservation_released_has_end",
             ),
             models.CheckConstraint(
                 condition=Q(car__isnull=False) | Q(state=ReservationState.RELEASED),
                 name="reservation_car_unless_tombstone",
             ),
+            # A block is always on a car and always bounded, and is never picked up.
+            models.CheckConstraint(
+                condition=Q(kind=HoldKind.RENTAL)
+                | Q(car__isnull=False, ends_at__isnull=False, picked_up_at__isnull=True),
+                name="reservation_block_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(period__startswith__lt=models.F("ends_at")),
+                name="reservation_ends_after_start",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Reservation {self.id} ({'spent id' if self.is_tombstone else self.state})"
+        if self.is_tombstone:
+            return f"Reservation {self.id} (spent id)"
+        return f"{self.get_kind_display()} {self.id} ({self.state})"
 
     @property
     def is_tombstone(self) -> bool:
@@ -195,5 +244,14 @@ class Reservation(models.Model):
         return self.period.lower
 
     @property
-    def released_at(self):  # type: ignore[no-untyped-def]
+    def starts_at(self):  # type: ignore[no-untyped-def]
+        return self.period.lower
+
+    @property
+    def busy_until(self):  # type: ignore[no-untyped-def]
+        """The end of the car's absence, turnaround included (None while open-ended)."""
         return self.period.upper
+
+    @property
+    def released_at(self):  # type: ignore[no-untyped-def]
+        return self.period.upper if self.state == ReservationState.RELEASED else None

@@ -20,3 +20,10 @@ class CanManageReservations(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and user.has_perm("fleet.manage_reservations"))
+
+
+class IsStaff(BasePermission):
+    message = "The fleet's plan is for staff accounts."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)

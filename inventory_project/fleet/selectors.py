@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from django.contrib.postgres.fields import DateTimeRangeField
-from django.db.models import Count, DateTimeField, Exists, Func, OuterRef, QuerySet, Value
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce, Now
 
 from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors
-from .models import Car, CarStatus, Location, Reservation, ReservationState, VehicleClass
+from .models import Car, CarStatus, HoldKind, Location, Reservation, ReservationState, VehicleClass
 
 
 def car_list() -> QuerySet[Car]:
@@ -32,8 +44,42 @@ def car_get(*, car_id: UUID | str) -> Car:
 
 
 def reservation_list() -> QuerySet[Reservation]:
-    """Holds, released or not; a spent id's tombstone is no hold and is not listed."""
-    return Reservation.objects.filter(car__isnull=False)
+    """The booking service's holds, released or not, with the codes an answer names; a spent id's tombstone is no
+    hold, and staff's blocks are not the booking service's (its reconciler compares this list with its rentals)."""
+    return with_codes(Reservation.objects.filter(car__isnull=False, kind=HoldKind.RENTAL))
+
+
+def with_codes(holds: QuerySet[Reservation]) -> QuerySet[Reservation]:
+    """The class and branches each hold names, by code, in the same statement (statements._CODES does the same)."""
+    return holds.annotate(
+        vehicle_class_code=F("vehicle_class__code"),
+        location_code=F("location__code"),
+        return_location_code=F("return_location__code"),
+    )
+
+
+def car_schedule(*, car_id: UUID | str, starts_at: datetime, ends_at: datetime) -> list[Reservation]:
+    """The car's holds and blocks that touch [starts_at, ends_at), earliest first: what the planning board draws.
+    Released rentals are listed too (where the car was); released blocks (cancelled) are not."""
+    car = car_get(car_id=car_id)
+    window = Func(
+        Value(starts_at, output_field=DateTimeField()),
+        Value(ends_at, output_field=DateTimeField()),
+        Value("[)"),
+        function="tstzrange",
+        output_field=DateTimeRangeField(),
+    )
+    holds = Reservation.objects.filter(car=car, period__overlap=window).exclude(
+        kind=HoldKind.BLOCK, state=ReservationState.RELEASED
+    )
+    return list(with_codes(holds).order_by("period__startswith", "id"))
+
+
+def overdue_holds() -> QuerySet[Reservation]:
+    """Rental holds whose car left and should be back by now."""
+    return Reservation.objects.filter(
+        state=ReservationState.ACTIVE, kind=HoldKind.RENTAL, picked_up_at__isnull=False, ends_at__lt=Now()
+    )
 
 
 def reservation_get(*, reservation_id: UUID | str) -> Reservation:
@@ -107,13 +153,34 @@ def _window_with_turnaround(starts_at: datetime | None, ends_at: datetime | None
 
 
 def cars_free_during(cars: QuerySet[Car], *, starts_at: datetime | None, ends_at: datetime | None) -> QuerySet[Car]:
-    """The cars of `cars` that could be away for the whole window, turnaround included: available now (not in
-    maintenance or retired) and no hold that is not released overlaps it. The same predicate decides what
-    availability counts and the cars a reservation by class chooses from."""
+    """The cars of `cars` that could be away for the whole window, turnaround included: in service (not in
+    maintenance or retired), no hold or block that is not released overlaps it, and not overdue (a car that should
+    be back and is not is no car to promise anyone). A car out now on a rental that ends before the window is
+    free for it. The same predicate decides what availability counts and the cars a reservation chooses from."""
     holds = Reservation.objects.filter(
         car_id=OuterRef("pk"), period__overlap=_window_with_turnaround(starts_at, ends_at)
+    ).exclude(state=ReservationState.RELEASED)
+    overdue = overdue_holds().filter(car_id=OuterRef("pk"))
+    return (
+        cars.filter(status__in=[CarStatus.AVAILABLE, CarStatus.RENTED]).exclude(Exists(holds)).exclude(Exists(overdue))
     )
-    return cars.filter(status=CarStatus.AVAILABLE).exclude(Exists(holds.exclude(state=ReservationState.RELEASED)))
+
+
+def best_fit(cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> QuerySet[Car]:
+    """Free cars ordered by how snugly the window fits between their neighbouring holds: the smallest gap before
+    it plus the smallest after it (a car with nothing on either side counts a year there), so long free stretches
+    stay whole for long rentals. Ties: the car that has been in the fleet longest, then the id."""
+    active = Reservation.objects.filter(car_id=OuterRef("pk")).exclude(state=ReservationState.RELEASED)
+    start = Value(starts_at, output_field=DateTimeField())
+    end = Value(ends_at, output_field=DateTimeField())
+    before = active.filter(period__endswith__lte=start).order_by("-period__endswith").values("period__endswith")[:1]
+    after = active.filter(period__startswith__gte=end).order_by("period__startswith").values("period__startswith")[:1]
+    year = Value(timedelta(days=365), output_field=DurationField())
+    gap_before = Coalesce(ExpressionWrapper(start - Subquery(before), output_field=DurationField()), year)
+    gap_after = Coalesce(ExpressionWrapper(Subquery(after) - end, output_field=DurationField()), year)
+    return cars.annotate(gap=ExpressionWrapper(gap_before + gap_after, output_field=DurationField())).order_by(
+        "gap", "created_at", "id"
+    )
 
 
 def availability(

@@ -141,19 +141,118 @@ class CarUpdateInput(CarCreateInput):
 
 
 class ReservationOutput(serializers.ModelSerializer):
+    """A hold as the booking service sees it: v1's fields, and v2's window, class, branches and pick-up. Codes are
+    read from the `*_code` attributes every read and statement supplies (selectors.with_codes)."""
+
     car_id = serializers.UUIDField(read_only=True)
     started_at = serializers.DateTimeField(read_only=True)
     released_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    starts_at = serializers.DateTimeField(read_only=True)
+    ends_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    vehicle_class = serializers.CharField(source="vehicle_class_code", read_only=True, allow_null=True)
+    location = serializers.CharField(source="location_code", read_only=True, allow_null=True)
+    return_location = serializers.CharField(source="return_location_code", read_only=True, allow_null=True)
+    picked_up_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Reservation
-        fields = ["id", "car_id", "state", "started_at", "released_at"]
+        fields = [
+            "id",
+            "car_id",
+            "state",
+            "started_at",
+            "released_at",
+            "starts_at",
+            "ends_at",
+            "vehicle_class",
+            "location",
+            "return_location",
+            "picked_up_at",
+        ]
         read_only_fields = fields
 
 
 class ReservationCreateInput(serializers.Serializer):
+    """v1: `{"id", "car_id"}` (now, open-ended). v2: a window, and the car or a class at a branch."""
+
     id = UUIDStringField()
-    car_id = UUIDStringField()
+    car_id = UUIDStringField(required=False)
+    starts_at = StrictDateTimeField(required=False)
+    ends_at = StrictDateTimeField(required=False)
+    vehicle_class = code_field(required=False)
+    location = code_field(required=False)
+    return_location = code_field(required=False)
+
+
+class PickUpInput(serializers.Serializer):
+    odometer_km = StrictIntegerField(min_value=0, max_value=ODOMETER_MAX_KM, required=False)
+
+
+class ExtendInput(serializers.Serializer):
+    ends_at = StrictDateTimeField()
+
+
+class ReassignInput(serializers.Serializer):
+    from_car_id = UUIDStringField(
+        required=False, help_text="The car the hold leaves: when it is on another already, nothing moves again."
+    )
+
+
+class ReleaseInput(serializers.Serializer):
+    odometer_km = StrictIntegerField(min_value=0, max_value=ODOMETER_MAX_KM, required=False)
+    location = code_field(required=False, help_text="Where the car came back (a one-way return moves it).")
+
+
+class BlockInput(serializers.Serializer):
+    starts_at = StrictDateTimeField()
+    ends_at = StrictDateTimeField()
+    reason = PlainTextField(max_length=200)
+
+
+class ScheduleQuery(serializers.Serializer):
+    # `from` is a Python keyword: the field is named in get_fields.
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {"from": StrictDateTimeField(), "until": StrictDateTimeField()}
+
+
+class ScheduleEntryOutput(serializers.ModelSerializer):
+    """A hold or a block on the car: `busy_until` is its end with the turnaround (what the car is away for)."""
+
+    car_id = serializers.UUIDField(read_only=True)
+    starts_at = serializers.DateTimeField(read_only=True)
+    busy_until = serializers.DateTimeField(read_only=True, allow_null=True)
+    overdue = serializers.SerializerMethodField()
+    vehicle_class = serializers.CharField(source="vehicle_class_code", read_only=True, allow_null=True)
+    location = serializers.CharField(source="location_code", read_only=True, allow_null=True)
+    return_location = serializers.CharField(source="return_location_code", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Reservation
+        fields = [
+            "id",
+            "kind",
+            "car_id",
+            "state",
+            "starts_at",
+            "ends_at",
+            "busy_until",
+            "picked_up_at",
+            "overdue",
+            "vehicle_class",
+            "location",
+            "return_location",
+            "reason",
+        ]
+        read_only_fields = fields
+
+    def get_overdue(self, hold: Reservation) -> bool:
+        """Picked up, not back, and past its end (by this instance's clock)."""
+        return bool(
+            hold.state == "active"
+            and hold.picked_up_at is not None
+            and hold.ends_at is not None
+            and hold.ends_at < datetime.now(UTC)
+        )
 
 
 class LocationOutput(serializers.ModelSerializer):

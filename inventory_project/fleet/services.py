@@ -6,13 +6,16 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 
 from . import errors, metrics, selectors, statements
-from .models import Car, CarStatus, Location, Reservation, ReservationState, VehicleClass
+from .models import Car, CarStatus, HoldKind, Location, Reservation, ReservationState, VehicleClass
 
 Coded = TypeVar("Coded", Location, VehicleClass)
 
@@ -222,8 +225,159 @@ def _car_for_update(car_id: UUID) -> Car:
     return car
 
 
-def reservation_create(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservation, bool]:
-    """Hold the car for this reservation. Returns (reservation, created).
+def reservation_create(
+    *,
+    reservation_id: UUID,
+    car_id: UUID | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    vehicle_class: str | None = None,
+    location: str | None = None,
+    return_location: str | None = None,
+) -> tuple[Reservation, bool]:
+    """Hold a car for this reservation. Returns (reservation, created).
+
+    v1 (a car and nothing else): the car from now on, open-ended, rented at once (a walk-in). v2 (a window): this
+    car, or the best-fitting free car of the class at the branch, for [starts_at, ends_at + turnaround); the car's
+    status is not touched until pick-up."""
+    if starts_at is None and ends_at is None and vehicle_class is None and location is None:
+        if car_id is None:
+            raise errors.IncompleteReservation("Name the car (car_id), or a class and a branch with a window.")
+        if return_location is not None:
+            raise errors.IncompleteReservation("A return branch belongs to a window (starts_at and ends_at).")
+        return _reservation_take_car(reservation_id=reservation_id, car_id=car_id)
+    if starts_at is None or ends_at is None:
+        raise errors.IncompleteReservation("A window needs both starts_at and ends_at.")
+    if (car_id is None) == (vehicle_class is None):
+        raise errors.IncompleteReservation("Name either the car (car_id) or the class (vehicle_class), not both.")
+    if vehicle_class is not None and location is None:
+        raise errors.IncompleteReservation("A class is booked at a branch: name the location.")
+    if ends_at <= starts_at:
+        raise errors.ReturnBeforePickup("The window must end after it starts.")
+    if ends_at <= _db_now():
+        raise errors.ReturnBeforePickup("The window is over already.")
+    booked_class = _vehicle_class_named(vehicle_class)
+    branch = _location_named(location)
+    return_branch = _location_named(return_location)
+    existing = Reservation.objects.filter(id=reservation_id).first()
+    if existing is not None:
+        return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
+    if car_id is not None:
+        cars = Car.objects.filter(id=car_id)
+        if not cars.exists():
+            metrics.reservation_outcome("car_not_found")
+            raise errors.ReservedCarNotFound()
+        unavailable: type[errors.DomainError] = errors.CarUnavailable
+    else:
+        cars = Car.objects.filter(vehicle_class=booked_class, location=branch)
+        unavailable = errors.ClassUnavailable
+    hold = Reservation(
+        id=reservation_id,
+        kind=HoldKind.RENTAL,
+        ends_at=ends_at,
+        vehicle_class=booked_class,
+        location=branch,
+        return_location=return_branch or branch,
+    )
+    try:
+        car = _hold_a_free_car(hold, cars, starts_at=starts_at, ends_at=ends_at)
+    except IntegrityError:  # this id arrived meanwhile: a replay racing its original, or a spent id
+        existing = Reservation.objects.filter(id=reservation_id).first()
+        if existing is None:
+            raise
+        return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
+    if car is None:
+        metrics.reservation_outcome("unavailable")
+        raise unavailable()
+    metrics.reservation_outcome("created")
+    return _answer(reservation_id), True
+
+
+# How many free cars one round locks and tries, and how many rounds before a class is called unavailable. Rounds
+# repeat only while other transactions hold the candidates' locks.
+_CANDIDATES_PER_ROUND = 8
+_ROUNDS = 16
+
+
+def _hold_a_free_car(hold: Reservation, cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> Car | None:
+    """Put `hold` on the best-fitting car of `cars` free for the window, and return that car (None: none is).
+
+    No check-then-act: the candidates are read with the availability predicate and locked `FOR UPDATE SKIP
+    LOCKED` (concurrent reservers spread over different cars instead of queueing on one), and the hold is
+    inserted under the lock; should a hold committed meanwhile overlap, the exclusion constraint refuses it and
+    the next candidate is tried. When every free car is locked by someone else, wait for the best one's lock and
+    look again: those transactions may yet fail and leave their car free. A primary key violation (this id) is
+    the caller's to answer."""
+    free = selectors.best_fit(
+        selectors.cars_free_during(cars, starts_at=starts_at, ends_at=ends_at), starts_at=starts_at, ends_at=ends_at
+    ).select_related("vehicle_class")
+    for _ in range(_ROUNDS):
+        with transaction.atomic():
+            candidates = list(free.select_for_update(skip_locked=True, of=("self",))[:_CANDIDATES_PER_ROUND])
+            for car in candidates:
+                hold.car = car
+                hold.vehicle_class = hold.vehicle_class or car.vehicle_class
+                hold.location = hold.location or car.location
+                hold.return_location = hold.return_location or hold.location
+                hold.period = (starts_at, ends_at + _turnaround(car))
+                try:
+                    with transaction.atomic():
+                        hold.save(force_insert=True)
+                    return car
+                except IntegrityError as exc:
+                    if _constraint_of(exc) != "reservation_no_overlap":
+                        raise
+            if candidates:
+                continue  # every one was taken meanwhile: read the free cars again
+            busy = free.first()
+            if busy is None:
+                return None
+            # Free by the last commit, but locked by a transaction still deciding: wait for it, then look again.
+            list(Car.objects.filter(id=busy.id).select_for_update(of=("self",)))
+    return None
+
+
+def _turnaround(car: Car) -> timedelta:
+    return timedelta(minutes=car.vehicle_class.turnaround_minutes if car.vehicle_class else 0)
+
+
+def _db_now() -> datetime:
+    """The database's clock: every instance writes one timeline, whatever its own clock says."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        now: datetime = cursor.fetchone()[0]
+    return now
+
+
+def _answer(reservation_id: UUID) -> Reservation:
+    return selectors.with_codes(Reservation.objects.filter(id=reservation_id)).get()
+
+
+def _replay_window(
+    existing: Reservation,
+    car_id: UUID | None,
+    booked_class: VehicleClass | None,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> Reservation:
+    """A window reserve with an id that exists: the same request again is answered with its hold."""
+    if existing.state == ReservationState.RELEASED:
+        metrics.reservation_outcome("spent")
+        raise errors.ReservationConflict("This reservation id was released; a new hold needs a new id.")
+    same = (
+        existing.kind == HoldKind.RENTAL
+        and existing.ends_at == ends_at
+        and (existing.car_id == car_id if car_id is not None else existing.vehicle_class_id == booked_class.id)  # type: ignore[union-attr]
+    )
+    if not same:
+        metrics.reservation_outcome("conflict")
+        raise errors.ReservationConflict("This reservation id already holds another car or window.")
+    metrics.reservation_outcome("replayed")
+    return _answer(existing.id)
+
+
+def _reservation_take_car(*, reservation_id: UUID, car_id: UUID) -> tuple[Reservation, bool]:
+    """v1: hold the car from now on, open-ended, and mark it rented (a walk-in). Returns (reservation, created).
 
     One statement takes the car and inserts the hold (statements.RESERVATION_TAKE_CAR). When it takes nothing, or
     PostgreSQL refuses the hold (this id exists, or an overlapping hold does), the rest only reads to answer why:
@@ -270,29 +424,47 @@ def _replay(existing: Reservation, car_id: UUID) -> Reservation:
         # A replay must never suggest the caller holds a car it gave back: that id is spent (also a tombstone's).
         metrics.reservation_outcome("spent")
         raise errors.ReservationConflict("This reservation id was released; a new hold needs a new id.")
-    if existing.car_id != car_id:
+    if existing.car_id != car_id or existing.kind != HoldKind.RENTAL or existing.ends_at is not None:
         metrics.reservation_outcome("conflict")
-        raise errors.ReservationConflict()
+        raise errors.ReservationConflict("This reservation id already holds another car or window.")
     metrics.reservation_outcome("replayed")
     return existing
 
 
-def reservation_release(*, reservation_id: UUID) -> Reservation:
-    """End the hold and free the car. Releasing twice is a no-op that returns the released reservation.
+def reservation_release(
+    *, reservation_id: UUID, odometer_km: int | None = None, location: str | None = None
+) -> Reservation:
+    """End the hold and, when its car was picked up, free the car — with the odometer read at the return and at
+    the return branch (a one-way return moves the car). Releasing twice is a no-op that returns the released
+    reservation.
 
     An id inventory never held is spent all the same (a tombstone is stored) and answered ReservationNotFound:
     a reserve with that id arriving later — a request that stalled on the way — is refused, so it can never
     hold a car for a rental that has already failed."""
-    params = {**statements.PARAMS, "id": reservation_id}
+    branch = _location_named(location)
+    params = {
+        **statements.PARAMS,
+        "id": reservation_id,
+        "odometer_km": odometer_km,
+        "location_id": branch.id if branch else None,
+    }
     for _ in range(3):
-        rows = list(Reservation.objects.raw(statements.RESERVATION_RELEASE, params))
+        try:
+            with _own_transaction():
+                rows = list(Reservation.objects.raw(statements.RESERVATION_RELEASE, params))
+        except IntegrityError as exc:
+            if _constraint_of(exc) == "car_odometer_never_decreases":
+                raise errors.OdometerDecrease("The car's odometer reads more than that; it never goes down.") from exc
+            raise
         if rows:
             if rows[0].is_tombstone:
                 metrics.release_outcome("tombstone")
                 raise errors.ReservationNotFound(_SPENT)
             metrics.release_outcome("released")
             return rows[0]
-        existing = Reservation.objects.filter(id=reservation_id).first()
+        existing = selectors.with_codes(Reservation.objects.filter(id=reservation_id)).first()
+        if existing is not None and existing.kind == HoldKind.BLOCK:
+            raise errors.ReservationNotFound()  # a block is staff's: DELETE /cars/{id}/blocks/{block_id}/
         if existing is not None and existing.state == ReservationState.RELEASED:
             if existing.is_tombstone:
                 metrics.release_outcome("tombstone")
@@ -304,3 +476,162 @@ def reservation_release(*, reservation_id: UUID) -> Reservation:
 
 
 _SPENT = "No reservation with this id; the id is now spent and can never hold a car."
+
+
+def _rental_hold_for_update(reservation_id: UUID) -> Reservation:
+    """The booking service's active hold, its row locked; released is a conflict, a tombstone or block not found."""
+    hold = (
+        Reservation.objects.select_for_update(of=("self",))
+        .select_related("car__vehicle_class")
+        .filter(id=reservation_id, kind=HoldKind.RENTAL, car__isnull=False)
+        .first()
+    )
+    if hold is None:
+        raise errors.ReservationNotFound()
+    if hold.state == ReservationState.RELEASED:
+        raise errors.ReservationConflict("This hold was released.")
+    return hold
+
+
+def _early_pickup() -> timedelta:
+    return timedelta(minutes=settings.INVENTORY_EARLY_PICKUP_MINUTES)
+
+
+@transaction.atomic
+def reservation_pick_up(*, reservation_id: UUID, odometer_km: int | None = None) -> Reservation:
+    """The car leaves for this hold: it becomes `rented` (and its odometer what was read). Up to
+    INVENTORY_EARLY_PICKUP_MINUTES early when the car is free until the hold starts (the hold then starts now).
+    Picking up twice answers the hold.
+
+    Locks the hold, then takes the car (an UPDATE of an available car, as v1's walk-in does), then moves the hold's
+    start: the hold's row is only locked, not changed, while this waits for the car, so a walk-in that holds the
+    car's lock never waits for this in turn."""
+    hold = _rental_hold_for_update(reservation_id)
+    if hold.picked_up_at is not None:
+        return _answer(hold.id)
+    now = _db_now()
+    if now < hold.starts_at - _early_pickup():
+        raise errors.NotStarted(
+            f"The hold starts at {hold.starts_at.isoformat()}; pick up from "
+            f"{settings.INVENTORY_EARLY_PICKUP_MINUTES} minutes before."
+        )
+    if hold.ends_at is not None and now >= hold.ends_at:
+        raise errors.ReservationConflict("The hold's window is over; it cannot be picked up any more.")
+    changes: dict[str, Any] = {"status": CarStatus.RENTED, "updated_at": now}
+    if odometer_km is not None:
+        changes["odometer_km"] = odometer_km
+    try:
+        with transaction.atomic():
+            taken = Car.objects.filter(id=hold.car_id, status=CarStatus.AVAILABLE).update(**changes)
+    except IntegrityError as exc:
+        if _constraint_of(exc) == "car_odometer_never_decreases":
+            raise errors.OdometerDecrease("The car's odometer reads more than that; it never goes down.") from exc
+        raise
+    if not taken:
+        status = Car.objects.filter(id=hold.car_id).values_list("status", flat=True).get()
+        if status == CarStatus.RENTED:
+            raise errors.CarNotReturned()
+        raise errors.CarUnavailable(f"The car is {status}.")
+    fields = ["picked_up_at"]
+    hold.picked_up_at = now
+    if now < hold.starts_at:
+        hold.period = (now, hold.period.upper)
+        fields.append("period")
+    try:
+        with transaction.atomic():
+            hold.save(update_fields=fields)
+    except IntegrityError as exc:
+        if _constraint_of(exc) != "reservation_no_overlap":
+            raise
+        raise errors.NotStarted("The car is held until this hold starts; pick it up then.") from exc
+    return _answer(hold.id)
+
+
+@transaction.atomic
+def reservation_extend(*, reservation_id: UUID, ends_at: datetime) -> Reservation:
+    """Move the hold's end (later, or earlier), turnaround kept after it. Into another hold or block: 409
+    extension_conflict, nothing changed (the exclusion constraint decides)."""
+    hold = _rental_hold_for_update(reservation_id)
+    if ends_at <= hold.starts_at:
+        raise errors.ReturnBeforePickup("The new end must come after the hold starts.")
+    if ends_at <= _db_now():
+        raise errors.ReturnBeforePickup("The new end is in the past.")
+    hold.ends_at = ends_at
+    hold.period = (hold.starts_at, ends_at + _turnaround(hold.car))
+    try:
+        with transaction.atomic():
+            hold.save(update_fields=["ends_at", "period"])
+    except IntegrityError as exc:
+        if _constraint_of(exc) != "reservation_no_overlap":
+            raise
+        raise errors.ExtensionConflict() from exc
+    return _answer(hold.id)
+
+
+@transaction.atomic
+def reservation_reassign(*, reservation_id: UUID, from_car_id: UUID | None = None) -> Reservation:
+    """Move a hold not yet picked up to another car of its class at its branch, free for the rest of its window
+    (best fit, as a reserve by class chooses). With `from_car_id`, a hold already moved off that car is answered
+    as it is (a retried call moves nothing twice). None free: 409 class_unavailable, nothing changed."""
+    hold = _rental_hold_for_update(reservation_id)
+    if from_car_id is not None and hold.car_id != from_car_id:
+        return _answer(hold.id)
+    if hold.picked_up_at is not None:
+        raise errors.ReservationConflict("The car was picked up: this hold cannot move to another car.")
+    if hold.ends_at is None:
+        raise errors.ReservationConflict("An open-ended hold is picked up at once; it cannot move.")
+    booked_class = hold.vehicle_class_id or hold.car.vehicle_class_id
+    branch = hold.location_id or hold.car.location_id
+    starts_at = max(hold.starts_at, _db_now())
+    cars = Car.objects.filter(vehicle_class_id=booked_class, location_id=branch).exclude(id=hold.car_id)
+    moved = Reservation(
+        id=hold.id,
+        kind=hold.kind,
+        state=hold.state,
+        ends_at=hold.ends_at,
+        vehicle_class_id=hold.vehicle_class_id,
+        location_id=hold.location_id,
+        return_location_id=hold.return_location_id,
+        created_at=hold.created_at,
+    )
+    # The hold keeps its id: take it off the old car first (inside this transaction: undone if no car is free),
+    # then put it on the best candidate for the rest of its window.
+    Reservation.objects.filter(id=hold.id).delete()
+    if _hold_a_free_car(moved, cars, starts_at=starts_at, ends_at=hold.ends_at) is None:
+        raise errors.ClassUnavailable("No other car of this class at this branch is free for the rest of the window.")
+    return _answer(hold.id)
+
+
+def block_create(*, car_id: UUID, starts_at: datetime, ends_at: datetime, reason: str) -> Reservation:
+    """Staff take a car out for a window (maintenance, a transfer): a hold of its own kind under the same
+    exclusion constraint, so it cannot overlap a booking and no booking can overlap it. 409 car_unavailable."""
+    if ends_at <= starts_at:
+        raise errors.ReturnBeforePickup("A block must end after it starts.")
+    car = selectors.car_get(car_id=car_id)
+    if car.status == CarStatus.RETIRED:
+        raise errors.CarUnavailable("The car is retired.")
+    block = Reservation(
+        id=uuid4(),
+        kind=HoldKind.BLOCK,
+        car=car,
+        period=(starts_at, ends_at),
+        ends_at=ends_at,
+        location=car.location,
+        reason=reason,
+    )
+    try:
+        with transaction.atomic():
+            block.save(force_insert=True)
+    except IntegrityError as exc:
+        if _constraint_of(exc) != "reservation_no_overlap":
+            raise
+        raise errors.CarUnavailable("The car is held or blocked during this window.") from exc
+    return _answer(block.id)
+
+
+def block_delete(*, car_id: UUID, block_id: UUID) -> None:
+    """Lift a block (it is kept, released, as the car's history). Lifting it twice is a no-op."""
+    found = Reservation.objects.filter(id=block_id, car_id=car_id, kind=HoldKind.BLOCK)
+    if not found.exists():
+        raise errors.BlockNotFound()
+    found.filter(state=ReservationState.ACTIVE).update(state=ReservationState.RELEASED)

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -26,12 +27,19 @@ T = TypeVar("T")
 TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
+def _rfc3339(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("a timestamp the contract carries has an offset")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class InventoryClient:
     """Talks to inventory's REST API over one pooled `requests.Session`.
 
     Every call has a (connect, read) timeout and sends the service token and an `X-Request-ID`.
-    Only idempotent calls are retried (all of them are, here: reads, release, and reserve, which is keyed
-    by the caller's reservation id), and only on connection errors, timeouts, cut-off answers and 502/503/504.
+    Only idempotent calls are retried (all of them are, here: reads; reserve, keyed by the caller's reservation
+    id; release and pick-up, which do nothing twice; extend, which sets an end; reassign, which names the car it
+    leaves), and only on connection errors, timeouts, cut-off answers and 502/503/504.
     An answer that does not parse as the contract's DTO is InventoryUnavailable too: the outcome is unknown.
 
     Proxy variables (HTTP_PROXY, NO_PROXY, …) and ~/.netrc are ignored unless `trust_env=True`: inventory is an
@@ -105,6 +113,59 @@ class InventoryClient:
         body = {"id": str(reservation_id), "car_id": str(car_id)}
         return self._call("reserve", Reservation.from_json, "POST", "/api/v1/reservations/", json=body)
 
+    def reserve_window(
+        self,
+        *,
+        reservation_id: UUID | str,
+        starts_at: datetime,
+        ends_at: datetime,
+        car_id: UUID | str | None = None,
+        vehicle_class: str | None = None,
+        location: str | None = None,
+        return_location: str | None = None,
+    ) -> Reservation:
+        """Hold a car for [starts_at, ends_at) (plus its class's turnaround): this car, or the best-fitting free car
+        of `vehicle_class` at `location`. Replaying the same id and request returns the hold.
+
+        Raises ClassUnavailable, CarUnavailable, CarNotFound, ReservationConflict, InventoryRejected (a class or
+        branch with no such code, a window that does not end after it starts) or InventoryUnavailable."""
+        named = {
+            "car_id": None if car_id is None else str(car_id),
+            "vehicle_class": vehicle_class,
+            "location": location,
+            "return_location": return_location,
+        }
+        body: dict[str, Any] = {
+            "id": str(reservation_id),
+            "starts_at": _rfc3339(starts_at),
+            "ends_at": _rfc3339(ends_at),
+            **{name: value for name, value in named.items() if value is not None},
+        }
+        return self._call("reserve", Reservation.from_json, "POST", "/api/v1/reservations/", json=body)
+
+    def pick_up(self, reservation_id: UUID | str, *, odometer_km: int | None = None) -> Reservation:
+        """The car leaves: it becomes `rented`. Picking up twice returns the hold.
+
+        Raises CarNotReturned (the car is still out: reassign), NotStarted (too early), CarUnavailable,
+        ReservationNotFound, ReservationConflict (released) or InventoryUnavailable."""
+        body = {} if odometer_km is None else {"odometer_km": odometer_km}
+        path = f"/api/v1/reservations/{reservation_id}/pick-up/"
+        return self._call("pick_up", Reservation.from_json, "POST", path, json=body)
+
+    def extend(self, reservation_id: UUID | str, *, ends_at: datetime) -> Reservation:
+        """Move the hold's end (later or earlier). Raises ExtensionConflict (nothing changed) or as pick_up."""
+        path = f"/api/v1/reservations/{reservation_id}/extend/"
+        return self._call("extend", Reservation.from_json, "POST", path, json={"ends_at": _rfc3339(ends_at)})
+
+    def reassign(self, reservation_id: UUID | str, *, from_car_id: UUID | str) -> Reservation:
+        """Move a hold not yet picked up off `from_car_id` to another free car of its class at its branch. Naming
+        the car it leaves makes a retry safe: a hold already moved off it is answered as it is.
+
+        Raises ClassUnavailable (nothing changed) or as pick_up."""
+        path = f"/api/v1/reservations/{reservation_id}/reassign/"
+        body = {"from_car_id": str(from_car_id)}
+        return self._call("reassign", Reservation.from_json, "POST", path, json=body)
+
     def get_reservation(self, reservation_id: UUID | str) -> Reservation:
         path = f"/api/v1/reservations/{reservation_id}/"
         return self._call("get_reservation", Reservation.from_json, "GET", path)
@@ -127,13 +188,21 @@ class InventoryClient:
         given = {k: v for k, v in params.items() if v is not None}
         return self._call("list_reservations", ReservationPage.from_json, "GET", "/api/v1/reservations/", params=given)
 
-    def release(self, reservation_id: UUID | str) -> Reservation:
-        """Release the hold; releasing an already released reservation succeeds.
+    def release(
+        self, reservation_id: UUID | str, *, odometer_km: int | None = None, location: str | None = None
+    ) -> Reservation:
+        """Release the hold; releasing an already released reservation succeeds. A picked-up car comes back with
+        its odometer reading and at `location` (a one-way return moves it).
 
         Raises ReservationNotFound when inventory never held this id — which spends the id all the same: a reserve
         with it that arrives later is refused with ReservationConflict."""
         path = f"/api/v1/reservations/{reservation_id}/release/"
-        return self._call("release", Reservation.from_json, "POST", path, json={})
+        body: dict[str, Any] = {}
+        if odometer_km is not None:
+            body["odometer_km"] = odometer_km
+        if location is not None:
+            body["location"] = location
+        return self._call("release", Reservation.from_json, "POST", path, json=body)
 
     def close(self) -> None:
         self.session.close()

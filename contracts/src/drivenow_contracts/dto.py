@@ -25,6 +25,12 @@ def _parse_dt(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
+def _code(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"a code is a string, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Car:
     id: UUID
@@ -63,6 +69,14 @@ class Reservation:
     state: ReservationState
     started_at: datetime
     released_at: datetime | None = None
+    # v2: the window (`ends_at` None while open-ended), the class and branches by code, and when the car left.
+    # A v1 server sends none of them: the window starts at started_at and is open-ended.
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    vehicle_class: str | None = None
+    location: str | None = None
+    return_location: str | None = None
+    picked_up_at: datetime | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reservation:
@@ -75,6 +89,12 @@ class Reservation:
             state=ReservationState(data["state"]),
             started_at=started,
             released_at=_parse_dt(data.get("released_at")),
+            starts_at=_parse_dt(data.get("starts_at")) or started,
+            ends_at=_parse_dt(data.get("ends_at")),
+            vehicle_class=_code(data.get("vehicle_class")),
+            location=_code(data.get("location")),
+            return_location=_code(data.get("return_location")),
+            picked_up_at=_parse_dt(data.get("picked_up_at")),
         )
 
 

@@ -42,6 +42,11 @@ class ErrorCode(StrEnum):
     VEHICLE_CLASS_EXISTS = "vehicle_class_exists"
     ODOMETER_DECREASE = "odometer_decrease"
     RETURN_BEFORE_PICKUP = "return_before_pickup"  # a window that does not end after it starts
+    CLASS_UNAVAILABLE = "class_unavailable"  # no car of the class at the branch is free for the window
+    CAR_NOT_RETURNED = "car_not_returned"  # pick-up: the booked car is still out on an earlier rental
+    NOT_STARTED = "not_started"  # pick-up: too early for this hold
+    EXTENSION_CONFLICT = "extension_conflict"  # the new end runs into the car's next hold or block
+    BLOCK_NOT_FOUND = "block_not_found"
     # booking
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_EXISTS = "customer_exists"
@@ -82,6 +87,30 @@ class ReservationConflict(ContractError):
     code = ErrorCode.RESERVATION_CONFLICT
 
 
+class ClassUnavailable(ContractError):
+    """No car of the class at the branch is free for the whole window."""
+
+    code = ErrorCode.CLASS_UNAVAILABLE
+
+
+class CarNotReturned(ContractError):
+    """Pick-up: the booked car is still out on an earlier rental (reassign the hold to another car)."""
+
+    code = ErrorCode.CAR_NOT_RETURNED
+
+
+class NotStarted(ContractError):
+    """Pick-up: too early for this hold."""
+
+    code = ErrorCode.NOT_STARTED
+
+
+class ExtensionConflict(ContractError):
+    """The new end runs into the car's next hold or block; nothing changed."""
+
+    code = ErrorCode.EXTENSION_CONFLICT
+
+
 class InventoryUnavailable(ContractError):
     """Inventory could not be reached, timed out, answered 5xx or off-contract: the outcome of the call is unknown."""
 
@@ -101,4 +130,8 @@ EXCEPTIONS_BY_CODE: dict[str, type[ContractError]] = {
     ErrorCode.CAR_UNAVAILABLE: CarUnavailable,
     ErrorCode.RESERVATION_NOT_FOUND: ReservationNotFound,
     ErrorCode.RESERVATION_CONFLICT: ReservationConflict,
+    ErrorCode.CLASS_UNAVAILABLE: ClassUnavailable,
+    ErrorCode.CAR_NOT_RETURNED: CarNotReturned,
+    ErrorCode.NOT_STARTED: NotStarted,
+    ErrorCode.EXTENSION_CONFLICT: ExtensionConflict,
 }

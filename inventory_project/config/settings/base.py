@@ -144,6 +144,9 @@ DRIVENOW_TOKEN_CACHE_SECONDS = env_int("DJANGO_TOKEN_CACHE_SECONDS", 30)
 # /health/ready asks the other services (DRIVENOW_READY_REPORTS) at most once per this window per process.
 DRIVENOW_READY_REPORTS_CACHE_SECONDS = float(env("DJANGO_READY_REPORTS_CACHE_SECONDS", "5") or 5)
 
+# A booked car may be picked up this many minutes before its hold starts, when nothing holds it until then.
+INVENTORY_EARLY_PICKUP_MINUTES = env_int("INVENTORY_EARLY_PICKUP_MINUTES", 120)
+
 # Caches: `default` and the throttle counters are per-process memory (no shared cache server to run); see
 # config/security.py for what that means for the rates.
 CACHES = {

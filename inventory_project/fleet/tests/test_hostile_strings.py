@@ -26,6 +26,15 @@ BODIES = {
     ("POST", "/api/v1/cars/"): {"model": "Kia EV6", "year": 2024},
     ("PATCH", "/api/v1/cars/{id}/"): {"model": "Kia EV6"},
     ("POST", "/api/v1/reservations/"): {"id": "3f0c7c1e-8a5b-4c2d-9e6f-0a1b2c3d4e5f", "car_id": TARGET_ID},
+    ("POST", "/api/v1/reservations/{id}/pick-up/"): {},
+    ("POST", "/api/v1/reservations/{id}/extend/"): {"ends_at": "2031-01-02T10:00:00Z"},
+    ("POST", "/api/v1/reservations/{id}/reassign/"): {"from_car_id": TARGET_ID},
+    ("POST", "/api/v1/reservations/{id}/release/"): {},
+    ("POST", "/api/v1/cars/{id}/blocks/"): {
+        "starts_at": "2031-03-01T08:00:00Z",
+        "ends_at": "2031-03-02T08:00:00Z",
+        "reason": "Brake service",
+    },
     ("POST", "/api/v1/locations/"): NEW_BRANCH,
     ("PATCH", "/api/v1/locations/{id}/"): {"name": "Renamed branch"},
     ("POST", "/api/v1/vehicle-classes/"): NEW_CLASS,
@@ -39,6 +48,8 @@ VALUES = {
     "vehicle_class": "HOSTILE-1",
     "location": "HOSTILE-1",
     "code": "HOSTILE-3",
+    "return_location": "HOSTILE-1",
+    "starts_at": "2031-01-01T10:00:00Z",
 }
 
 

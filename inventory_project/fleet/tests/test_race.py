@@ -58,3 +58,64 @@ def test_32_threads_reserving_one_car_get_exactly_one_hold(inventory):
         ).fetchone()
         status = conn.execute("SELECT status FROM fleet_car WHERE id = %s", [car["id"]]).fetchone()
     assert active == (1,) and status == ("rented",)
+
+
+FREE_CARS = 5
+
+
+def test_32_threads_booking_one_class_with_5_free_cars_get_exactly_5_holds(inventory):
+    """Overlapping windows (each shifted by a few minutes, all sharing Friday noon) on one class at one branch:
+    reserve by class picks a car with SKIP LOCKED and moves on when a hold committed meanwhile is in the way."""
+    service_token = inventory.manage("create_service_account").strip()
+    staff_token = inventory.manage("seed_demo").strip()
+    staff = {"Authorization": f"Token {staff_token}"}
+    suffix = uuid.uuid4().hex[:6].upper()
+    branch, klass = f"RACE-{suffix}", f"RACE-{suffix}"
+    for path, body in (
+        ("locations", {"code": branch, "name": "Race branch", "time_zone": "Europe/London"}),
+        ("vehicle-classes", {"code": klass, "name": "Race class", "seats": 5, "transmission": "manual"}),
+    ):
+        assert requests.post(f"{inventory.url}/api/v1/{path}/", json=body, headers=staff, timeout=10).status_code == 201
+    cars = []
+    for n in range(FREE_CARS):
+        body = {"model": f"Race car {n}", "year": 2024, "vehicle_class": klass, "location": branch}
+        answer = requests.post(f"{inventory.url}/api/v1/cars/", json=body, headers=staff, timeout=10)
+        assert answer.status_code == 201
+        cars.append(answer.json()["id"])
+
+    barrier = threading.Barrier(RACERS)
+    answers: list[tuple[int, str, str | None]] = []
+    lock = threading.Lock()
+
+    def racer(n: int) -> None:
+        body = {
+            "id": str(uuid.uuid4()),
+            "vehicle_class": klass,
+            "location": branch,
+            "starts_at": f"2031-03-07T{8 + n % 4:02d}:{n % 60:02d}:00Z",
+            "ends_at": f"2031-03-08T{10 + n % 3:02d}:00:00Z",
+        }
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Token {service_token}"
+            barrier.wait()
+            response = session.post(f"{inventory.url}/api/v1/reservations/", json=body, timeout=60)
+            with lock:
+                answers.append((response.status_code, response.json().get("code", ""), response.json().get("car_id")))
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    outcomes = sorted((status, code) for status, code, _ in answers)
+    assert outcomes == [(201, "")] * FREE_CARS + [(409, "class_unavailable")] * (RACERS - FREE_CARS)
+    assert sorted(car for status, _, car in answers if status == 201) == sorted(cars)  # one hold on each car
+    with psycopg.connect(host="127.0.0.1", port=pg_port(), user="drivenow", dbname=inventory.db_name) as conn:
+        overlapping = conn.execute(
+            "SELECT count(*) FROM fleet_reservation a JOIN fleet_reservation b "
+            "ON a.car_id = b.car_id AND a.id < b.id AND a.period && b.period "
+            "WHERE a.state <> 'released' AND b.state <> 'released'"
+        ).fetchone()
+        statuses = conn.execute("SELECT DISTINCT status FROM fleet_car WHERE id = ANY(%s::uuid[])", [cars]).fetchall()
+    assert overlapping == (0,) and statuses == [("available",)]  # future holds leave the state now alone

@@ -102,7 +102,7 @@ LOOK_ALIKES: dict[str, Callable[[str], str]] = {
     "string null": lambda v: "null",
     "SQL quote": lambda v: v + "' OR '1'='1",
     "JSON-looking": lambda v: json.dumps({"v": v}),
-    "percent-encoded": lambda v: "".join(f"%{b:02X}" for b in v.encode()),
+    "percent-encoded": lambda v: "".join(f"%{b:02X}" for b in v.encode("utf-8", "surrogatepass")),
 }
 
 
