@@ -344,7 +344,10 @@ def _branch_and_class(live_inventory: LiveInventory) -> tuple[str, str]:
     code = f"C-{uuid.uuid4().hex[:8].upper()}"
     for path, body in (
         ("/api/v1/locations/", {"code": code, "name": "Contract branch", "time_zone": "Europe/London"}),
-        ("/api/v1/vehicle-classes/", {"code": code, "name": "Contract class", "seats": 4, "transmission": "manual"}),
+        (
+            "/api/v1/vehicle-classes/",
+            {"code": code, "name": "Contract class", "seats": 4, "transmission": "manual", "min_rental_minutes": 0},
+        ),
     ):
         assert live_inventory.staff_request("POST", path, body).status_code == 201
     return code, code

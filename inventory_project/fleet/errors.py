@@ -107,3 +107,12 @@ class IncompleteReservation(DomainError):
     without both ends."""
 
     code, http_status = ErrorCode.INVALID, 422
+
+
+class OutsideOpeningHours(DomainError):
+    code, http_status, default_detail = ErrorCode.OUTSIDE_OPENING_HOURS, 422, "The branch is closed then."
+
+
+class WindowTooShort(DomainError):
+    code, http_status = ErrorCode.WINDOW_TOO_SHORT, 422
+    default_detail = "The window is shorter than this class's minimum rental."

@@ -4,6 +4,8 @@ unique codes and plates, an odometer that never goes down, no overlapping holds.
 from __future__ import annotations
 
 import uuid
+import zoneinfo
+from datetime import datetime
 
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
@@ -39,6 +41,7 @@ class ReservationState(models.TextChoices):
 CODE_PATTERN = r"^[A-Z0-9](?:[A-Z0-9-]{0,30}[A-Z0-9])?$"
 SEATS_MAX = 60
 TURNAROUND_MAX_MINUTES = 24 * 60
+MIN_RENTAL_MAX_MINUTES = 7 * 24 * 60
 ODOMETER_MAX_KM = 9_999_999
 
 
@@ -70,6 +73,22 @@ class Location(models.Model):
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
 
+    def is_open_at(self, instant: datetime) -> bool:
+        """Whether the branch is open at this instant, read on its own wall clock. An interval that closes at or
+        before it opens runs past midnight into the next day; no opening hours at all: always open."""
+        if not self.opening_hours:
+            return True
+        local = instant.astimezone(zoneinfo.ZoneInfo(self.time_zone))
+        now = local.strftime("%H:%M")
+        today, yesterday = WEEKDAYS[local.weekday()], WEEKDAYS[(local.weekday() - 1) % 7]
+        for opens, closes in self.opening_hours.get(today, []):
+            if (opens <= now < closes) or (closes <= opens <= now):
+                return True
+        return any(closes <= opens and now < closes for opens, closes in self.opening_hours.get(yesterday, []))
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 
 class VehicleClass(models.Model):
     """What a customer books: a kind of car (seats, transmission), and how long a car of it needs between holds."""
@@ -81,6 +100,8 @@ class VehicleClass(models.Model):
     transmission = models.CharField(max_length=16, choices=Transmission.choices)
     # Cleaning and checking after every hold: a car of this class is held this much longer than its rental.
     turnaround_minutes = models.PositiveIntegerField(default=30)
+    # The shortest window a car of this class is booked for (a reserve for less is 422 window_too_short).
+    min_rental_minutes = models.PositiveIntegerField(default=60, db_default=60)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +116,9 @@ class VehicleClass(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(turnaround_minutes__lte=TURNAROUND_MAX_MINUTES), name="vehicle_class_turnaround_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_rental_minutes__lte=MIN_RENTAL_MAX_MINUTES), name="vehicle_class_min_rental_range"
             ),
         ]
 

@@ -55,6 +55,8 @@ def with_codes(holds: QuerySet[Reservation]) -> QuerySet[Reservation]:
         vehicle_class_code=F("vehicle_class__code"),
         location_code=F("location__code"),
         return_location_code=F("return_location__code"),
+        car_model=F("car__model"),
+        car_plate=F("car__plate"),
     )
 
 

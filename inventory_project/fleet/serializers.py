@@ -20,9 +20,11 @@ from drivenow_contracts.server.fields import (
 
 from .models import (
     CODE_PATTERN,
+    MIN_RENTAL_MAX_MINUTES,
     ODOMETER_MAX_KM,
     SEATS_MAX,
     TURNAROUND_MAX_MINUTES,
+    WEEKDAYS,
     YEAR_MIN,
     Car,
     CarStatus,
@@ -56,7 +58,6 @@ CODE_INPUT = FullMatchValidator(CODE_PATTERN, "A code is 1–32 capital letters,
 # Every IANA zone this Python knows (the tzdata package where the system has none), as an enum in the schema.
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 _HH_MM = FullMatchValidator(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$", "A time of day is HH:MM, 00:00 to 23:59.")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def code_field(**kwargs: object) -> StrictCharField:
@@ -153,6 +154,8 @@ class ReservationOutput(serializers.ModelSerializer):
     location = serializers.CharField(source="location_code", read_only=True, allow_null=True)
     return_location = serializers.CharField(source="return_location_code", read_only=True, allow_null=True)
     picked_up_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    car_model = serializers.CharField(read_only=True, allow_null=True, help_text="The held car's model, as of now.")
+    car_plate = serializers.CharField(read_only=True, allow_null=True, help_text="The held car's plate, as of now.")
 
     class Meta:
         model = Reservation
@@ -168,6 +171,8 @@ class ReservationOutput(serializers.ModelSerializer):
             "location",
             "return_location",
             "picked_up_at",
+            "car_model",
+            "car_plate",
         ]
         read_only_fields = fields
 
@@ -195,6 +200,9 @@ class ExtendInput(serializers.Serializer):
 class ReassignInput(serializers.Serializer):
     from_car_id = UUIDStringField(
         required=False, help_text="The car the hold leaves: when it is on another already, nothing moves again."
+    )
+    to_car_id = UUIDStringField(
+        required=False, help_text="This car (at the branch, free for the rest of the window) rather than the best fit."
     )
 
 
@@ -295,7 +303,17 @@ class LocationUpdateInput(RefusedFieldsMixin, LocationCreateInput):
 class VehicleClassOutput(serializers.ModelSerializer):
     class Meta:
         model = VehicleClass
-        fields = ["id", "code", "name", "seats", "transmission", "turnaround_minutes", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "seats",
+            "transmission",
+            "turnaround_minutes",
+            "min_rental_minutes",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -306,6 +324,7 @@ class VehicleClassCreateInput(serializers.Serializer):
     seats = StrictIntegerField(min_value=1, max_value=SEATS_MAX)
     transmission = serializers.ChoiceField(choices=Transmission.choices)
     turnaround_minutes = StrictIntegerField(min_value=0, max_value=TURNAROUND_MAX_MINUTES, required=False)
+    min_rental_minutes = StrictIntegerField(min_value=0, max_value=MIN_RENTAL_MAX_MINUTES, required=False)
 
 
 class VehicleClassUpdateInput(RefusedFieldsMixin, VehicleClassCreateInput):

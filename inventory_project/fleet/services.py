@@ -158,10 +158,22 @@ def location_update(*, location_id: UUID, **changes: Any) -> Location:
 
 
 def vehicle_class_create(
-    *, code: str, name: str, seats: int, transmission: str, id: UUID | None = None, turnaround_minutes: int = 30
+    *,
+    code: str,
+    name: str,
+    seats: int,
+    transmission: str,
+    id: UUID | None = None,
+    turnaround_minutes: int = 30,
+    min_rental_minutes: int = 60,
 ) -> VehicleClass:
     row = VehicleClass(
-        code=code, name=name, seats=seats, transmission=transmission, turnaround_minutes=turnaround_minutes
+        code=code,
+        name=name,
+        seats=seats,
+        transmission=transmission,
+        turnaround_minutes=turnaround_minutes,
+        min_rental_minutes=min_rental_minutes,
     )
     return _coded_insert(row, id, errors.VehicleClassExists)
 
@@ -264,11 +276,14 @@ def reservation_create(
         return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
     if car_id is not None:
         cars = Car.objects.filter(id=car_id)
-        if not cars.exists():
+        car = cars.select_related("vehicle_class", "location").first()
+        if car is None:
             metrics.reservation_outcome("car_not_found")
             raise errors.ReservedCarNotFound()
+        _window_check(starts_at, ends_at, car.vehicle_class, branch or car.location, return_branch or branch)
         unavailable: type[errors.DomainError] = errors.CarUnavailable
     else:
+        _window_check(starts_at, ends_at, booked_class, branch, return_branch or branch)
         cars = Car.objects.filter(vehicle_class=booked_class, location=branch)
         unavailable = errors.ClassUnavailable
     hold = Reservation(
@@ -291,6 +306,23 @@ def reservation_create(
         raise unavailable()
     metrics.reservation_outcome("created")
     return _answer(reservation_id), True
+
+
+def _window_check(
+    starts_at: datetime,
+    ends_at: datetime,
+    booked_class: VehicleClass | None,
+    pickup: Location | None,
+    dropoff: Location | None,
+) -> None:
+    """The class's minimum rental, and the branches open at pick-up and at return (on their own clocks)."""
+    if booked_class is not None and ends_at - starts_at < timedelta(minutes=booked_class.min_rental_minutes):
+        minimum = booked_class.min_rental_minutes
+        raise errors.WindowTooShort(f"A {booked_class.code} is booked for {minimum} minutes at least.")
+    if pickup is not None and not pickup.is_open_at(starts_at):
+        raise errors.OutsideOpeningHours(f"{pickup.code} is closed at the pick-up time.")
+    if dropoff is not None and not dropoff.is_open_at(ends_at):
+        raise errors.OutsideOpeningHours(f"{dropoff.code} is closed at the return time.")
 
 
 # How many free cars one round locks and tries, and how many rounds before a class is called unavailable. Rounds
@@ -428,7 +460,7 @@ def _replay(existing: Reservation, car_id: UUID) -> Reservation:
         metrics.reservation_outcome("conflict")
         raise errors.ReservationConflict("This reservation id already holds another car or window.")
     metrics.reservation_outcome("replayed")
-    return existing
+    return _answer(existing.id)
 
 
 def reservation_release(
@@ -569,12 +601,16 @@ def reservation_extend(*, reservation_id: UUID, ends_at: datetime) -> Reservatio
 
 
 @transaction.atomic
-def reservation_reassign(*, reservation_id: UUID, from_car_id: UUID | None = None) -> Reservation:
+def reservation_reassign(
+    *, reservation_id: UUID, from_car_id: UUID | None = None, to_car_id: UUID | None = None
+) -> Reservation:
     """Move a hold not yet picked up to another car of its class at its branch, free for the rest of its window
-    (best fit, as a reserve by class chooses). With `from_car_id`, a hold already moved off that car is answered
-    as it is (a retried call moves nothing twice). None free: 409 class_unavailable, nothing changed."""
+    (best fit, as a reserve by class chooses), or to `to_car_id` (any car at the branch: the front desk's choice,
+    an upgrade). With `from_car_id`, a hold already moved off that car is answered as it is (a retried call
+    moves nothing twice). None free: 409 class_unavailable (or car_unavailable for `to_car_id`), nothing
+    changed."""
     hold = _rental_hold_for_update(reservation_id)
-    if from_car_id is not None and hold.car_id != from_car_id:
+    if (from_car_id is not None and hold.car_id != from_car_id) or (to_car_id is not None and hold.car_id == to_car_id):
         return _answer(hold.id)
     if hold.picked_up_at is not None:
         raise errors.ReservationConflict("The car was picked up: this hold cannot move to another car.")
@@ -583,7 +619,12 @@ def reservation_reassign(*, reservation_id: UUID, from_car_id: UUID | None = Non
     booked_class = hold.vehicle_class_id or hold.car.vehicle_class_id
     branch = hold.location_id or hold.car.location_id
     starts_at = max(hold.starts_at, _db_now())
-    cars = Car.objects.filter(vehicle_class_id=booked_class, location_id=branch).exclude(id=hold.car_id)
+    if to_car_id is not None:
+        cars = Car.objects.filter(id=to_car_id, location_id=branch)
+        if not cars.exists():
+            raise errors.ReservedCarNotFound("No car with this id at the hold's branch.")
+    else:
+        cars = Car.objects.filter(vehicle_class_id=booked_class, location_id=branch).exclude(id=hold.car_id)
     moved = Reservation(
         id=hold.id,
         kind=hold.kind,
@@ -598,6 +639,8 @@ def reservation_reassign(*, reservation_id: UUID, from_car_id: UUID | None = Non
     # then put it on the best candidate for the rest of its window.
     Reservation.objects.filter(id=hold.id).delete()
     if _hold_a_free_car(moved, cars, starts_at=starts_at, ends_at=hold.ends_at) is None:
+        if to_car_id is not None:
+            raise errors.CarUnavailable("That car is not free for the rest of the window.")
         raise errors.ClassUnavailable("No other car of this class at this branch is free for the rest of the window.")
     return _answer(hold.id)
 

@@ -17,7 +17,9 @@ _COLUMNS = (
 # What an answer names by code (ReservationOutput reads these; selectors.reservation_list annotates the same).
 _CODES = f"""(SELECT code FROM {_CLASS} WHERE id = vehicle_class_id) AS vehicle_class_code,
        (SELECT code FROM {_LOCATION} WHERE id = location_id) AS location_code,
-       (SELECT code FROM {_LOCATION} WHERE id = return_location_id) AS return_location_code"""
+       (SELECT code FROM {_LOCATION} WHERE id = return_location_id) AS return_location_code,
+       (SELECT model FROM {_CAR} WHERE id = car_id) AS car_model,
+       (SELECT plate FROM {_CAR} WHERE id = car_id) AS car_plate"""
 
 # v1's walk-in. Take the car if it is available — the UPDATE locks the row, checks and marks it in one go — and
 # insert the open-ended hold, picked up at once, in one statement (one transaction). Nothing returned: the car was
@@ -77,7 +79,7 @@ RESERVATION_RELEASE = f"""WITH released AS (
 )
 SELECT {_COLUMNS}, {_CODES} FROM released
 UNION ALL
-SELECT {_COLUMNS}, NULL, NULL, NULL FROM tombstone
+SELECT {_COLUMNS}, NULL, NULL, NULL, NULL, NULL FROM tombstone
 """
 
 PARAMS = {

@@ -26,8 +26,9 @@ def _parse_dt(value: Any) -> datetime | None:
 
 
 def _code(value: Any) -> str | None:
+    """A code or name the contract carries as a string (or null)."""
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"a code is a string, not {value!r}")
+        raise ValueError(f"expected a string, not {value!r}")
     return value
 
 
@@ -77,6 +78,9 @@ class Reservation:
     location: str | None = None
     return_location: str | None = None
     picked_up_at: datetime | None = None
+    # The held car as inventory knows it now (booking keeps them as the rental's snapshot).
+    car_model: str | None = None
+    car_plate: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reservation:
@@ -95,6 +99,8 @@ class Reservation:
             location=_code(data.get("location")),
             return_location=_code(data.get("return_location")),
             picked_up_at=_parse_dt(data.get("picked_up_at")),
+            car_model=_code(data.get("car_model")),
+            car_plate=_code(data.get("car_plate")),
         )
 
 

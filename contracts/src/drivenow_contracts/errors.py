@@ -47,6 +47,10 @@ class ErrorCode(StrEnum):
     NOT_STARTED = "not_started"  # pick-up: too early for this hold
     EXTENSION_CONFLICT = "extension_conflict"  # the new end runs into the car's next hold or block
     BLOCK_NOT_FOUND = "block_not_found"
+    OUTSIDE_OPENING_HOURS = "outside_opening_hours"  # a pick-up or return when the branch is closed
+    WINDOW_TOO_SHORT = "window_too_short"  # shorter than the class's minimum rental
+    PICKUP_IN_PAST = "pickup_in_past"
+    RENTAL_NOT_RESERVED = "rental_not_reserved"  # cancel / pick-up of a rental that is not booked ahead
     # booking
     CUSTOMER_NOT_FOUND = "customer_not_found"
     CUSTOMER_EXISTS = "customer_exists"

@@ -106,6 +106,16 @@ def test_a_class_has_a_turnaround_of_thirty_minutes_unless_told(economy, staff):
     assert_problem(staff.post("/api/v1/vehicle-classes/", ECONOMY, format="json"), 409, "vehicle_class_exists")
 
 
+def test_a_class_is_booked_for_an_hour_at_least_unless_told(economy, staff):
+    assert economy["min_rental_minutes"] == 60
+    van = staff.post("/api/v1/vehicle-classes/", {**ECONOMY, "code": "VAN", "min_rental_minutes": 240}, format="json")
+    assert van.status_code == 201 and van.json()["min_rental_minutes"] == 240
+    changed = staff.patch(f"/api/v1/vehicle-classes/{van.json()['id']}/", {"min_rental_minutes": 0}, format="json")
+    assert changed.status_code == 200 and changed.json()["min_rental_minutes"] == 0
+    week_and_a_day = {**ECONOMY, "code": "SUV", "min_rental_minutes": 8 * 24 * 60}
+    assert_problem(staff.post("/api/v1/vehicle-classes/", week_and_a_day, format="json"), 400, "invalid")
+
+
 def test_a_car_names_its_class_and_branch_by_code(branch, economy, staff, anon):
     body = {
         "model": "Toyota Yaris",

@@ -36,7 +36,12 @@ def other_branch() -> Location:
 @pytest.fixture
 def compact() -> VehicleClass:
     return VehicleClass.objects.create(
-        code="COMPACT", name="Compact", seats=5, transmission=Transmission.MANUAL, turnaround_minutes=30
+        code="COMPACT",
+        name="Compact",
+        seats=5,
+        transmission=Transmission.MANUAL,
+        turnaround_minutes=30,
+        min_rental_minutes=0,  # the windows here are short; the minimum has its own test
     )
 
 
@@ -84,7 +89,9 @@ def test_back_to_back_windows_need_the_turnaround_between_them(car):
 
 
 def test_a_class_without_turnaround_books_back_to_back(branch):
-    van = VehicleClass.objects.create(code="VAN", name="Van", seats=9, transmission="manual", turnaround_minutes=0)
+    van = VehicleClass.objects.create(
+        code="VAN", name="Van", seats=9, transmission="manual", turnaround_minutes=0, min_rental_minutes=0
+    )
     car = CarFactory(vehicle_class=van, location=branch)
     book(car, FRIDAY, FRIDAY + DAY)
     assert book(car, FRIDAY + DAY, FRIDAY + 2 * DAY).car_id == car.id
@@ -362,7 +369,9 @@ def test_the_schedule_lists_holds_and_blocks_in_the_window_earliest_first(car, s
 def test_a_dst_change_in_the_branchs_zone_never_moves_a_hold(branch, compact):
     """London falls back on 26 Oct 2031: 01:00–02:00 local happens twice. Holds are instants, so a rental that ends
     at the first 01:10 and one that starts at the second 01:10 (an hour later) do not overlap."""
-    van = VehicleClass.objects.create(code="VAN", name="Van", seats=9, transmission="manual", turnaround_minutes=0)
+    van = VehicleClass.objects.create(
+        code="VAN", name="Van", seats=9, transmission="manual", turnaround_minutes=0, min_rental_minutes=0
+    )
     london = Location.objects.create(code="LON-LHR", name="Heathrow", time_zone="Europe/London")
     car = CarFactory(vehicle_class=van, location=london)
     zone = ZoneInfo("Europe/London")
@@ -396,3 +405,69 @@ def overlapping_holds() -> list[tuple]:
             "WHERE a.state <> 'released' AND b.state <> 'released'"
         )
         return cursor.fetchall()
+
+
+@pytest.mark.parametrize(
+    ("local", "is_open"),
+    [
+        ("2031-03-10 07:59", False),  # Monday, before opening
+        ("2031-03-10 08:00", True),
+        ("2031-03-10 19:59", True),
+        ("2031-03-10 20:00", False),  # closes at 20:00: the interval is [08:00, 20:00)
+        ("2031-03-14 23:30", True),  # Friday's night shift, 22:00 → 02:00
+        ("2031-03-15 01:59", True),  # … still Friday's, on Saturday's calendar day
+        ("2031-03-15 02:00", False),
+        ("2031-03-16 12:00", False),  # Sunday: not listed, closed
+    ],
+)
+def test_opening_hours_are_read_on_the_branchs_wall_clock_and_may_run_past_midnight(local, is_open):
+    branch = Location(
+        code="TLV-CEN",
+        name="Centre",
+        time_zone="Asia/Jerusalem",
+        opening_hours={
+            "mon": [["08:00", "20:00"]],
+            "fri": [["08:00", "14:00"], ["22:00", "02:00"]],
+        },
+    )
+    instant = datetime.fromisoformat(local).replace(tzinfo=ZoneInfo("Asia/Jerusalem"))
+    assert branch.is_open_at(instant) is is_open
+    assert branch.is_open_at(instant.astimezone(UTC)) is is_open  # the same instant in another zone
+
+
+def test_a_window_outside_the_branchs_hours_or_shorter_than_the_class_minimum_is_422(car, branch, compact, service):
+    branch.opening_hours = {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    branch.save()
+    compact.min_rental_minutes = 120
+    compact.save()
+    body = {"id": str(uuid.uuid4()), "vehicle_class": "COMPACT", "location": "TLV-AIR"}
+    night = {"starts_at": "2031-03-07T02:00:00+02:00", "ends_at": "2031-03-08T10:00:00+02:00"}
+    late_return = {"starts_at": "2031-03-07T10:00:00+02:00", "ends_at": "2031-03-08T21:00:00+02:00"}
+    short = {"starts_at": "2031-03-07T10:00:00+02:00", "ends_at": "2031-03-07T11:59:00+02:00"}
+    for window, code in (
+        (night, "outside_opening_hours"),
+        (late_return, "outside_opening_hours"),
+        (short, "window_too_short"),
+    ):
+        assert_problem(service.post("/api/v1/reservations/", {**body, **window}, format="json"), 422, code)
+    assert not Reservation.objects.exists()
+    fits = {"starts_at": "2031-03-07T10:00:00+02:00", "ends_at": "2031-03-07T12:00:00+02:00"}
+    assert service.post("/api/v1/reservations/", {**body, **fits}, format="json").status_code == 201
+
+
+def test_reassign_to_a_chosen_car_at_the_branch_moves_the_hold_there_or_changes_nothing(car, branch, compact, service):
+    suv = VehicleClass.objects.create(code="SUV", name="SUV", seats=7, transmission="automatic")
+    upgrade = CarFactory(vehicle_class=suv, location=branch)
+    held = book(car, FRIDAY, FRIDAY + DAY)
+    book(upgrade, FRIDAY + timedelta(hours=20), FRIDAY + 2 * DAY)
+    busy = service.post(f"/api/v1/reservations/{held.id}/reassign/", {"to_car_id": str(upgrade.id)}, format="json")
+    assert_problem(busy, 409, "car_unavailable")
+    assert Reservation.objects.get(id=held.id).car_id == car.id
+    free = CarFactory(vehicle_class=suv, location=branch)
+    moved = service.post(f"/api/v1/reservations/{held.id}/reassign/", {"to_car_id": str(free.id)}, format="json")
+    assert moved.status_code == 200 and moved.json()["car_id"] == str(free.id)
+    assert moved.json()["car_model"] == free.model and moved.json()["car_plate"] == free.plate
+    elsewhere = service.post(
+        f"/api/v1/reservations/{held.id}/reassign/", {"to_car_id": str(uuid.uuid4())}, format="json"
+    )
+    assert_problem(elsewhere, 422, "car_not_found")
