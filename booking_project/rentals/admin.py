@@ -16,8 +16,8 @@ from drivenow_contracts.server.admin import NulSafeAdmin
 from drivenow_contracts.server.errors import DomainError
 from drivenow_contracts.server.fields import parse_uuid
 
-from . import services
-from .models import IdempotencyKey, OutboxMessage, OutboxStatus, Rental
+from . import selectors, services
+from .models import Handover, IdempotencyKey, OutboxMessage, OutboxStatus, Rental
 from .outbox import outbox_retry_now
 
 
@@ -72,56 +72,141 @@ class CustomerFilter(RecentIdFilter):
         return [(str(customer_id), names.get(customer_id, str(customer_id))) for customer_id in ids]
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """Active rentals past their return time (selectors.rentals_overdue), or all the others."""
+
+    title, parameter_name = "overdue", "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rental]) -> QuerySet[Rental]:
+        late = selectors.rentals_overdue().values("id")
+        if self.value() == "yes":
+            return queryset.filter(id__in=late)
+        if self.value() == "no":
+            return queryset.exclude(id__in=late)
+        return queryset
+
+
+class HandoverInline(admin.TabularInline):
+    model = Handover
+    fields = ["kind", "odometer_km", "fuel_eighths", "damage", "location", "staff_user", "at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Rental)
 class RentalAdmin(ReadOnlyAdmin):
-    """Read-only: rentals start through the API (which reserves the car); staff may end active ones."""
+    """Read-only: rentals start through the API (which reserves the car); staff pick up, end and cancel them
+    through the services (the actions)."""
 
     list_display = [
         "id",
-        "car_id",
+        "car",
         "customer",
         "status",
-        "failure_code",
+        "pickup_location",
+        "vehicle_class",
+        "pickup_at",
+        "return_at",
         "started_at",
-        "expected_return_at",
         "ended_at",
+        "failure_code",
     ]
-    list_filter = ["status", "failure_code", CarFilter, CustomerFilter, "created_at"]
-    search_fields = ["=id", "=car_id", "customer__name", "customer__email"]
+    list_filter = [
+        "status",
+        OverdueFilter,
+        "pickup_location",
+        "vehicle_class",
+        "failure_code",
+        CarFilter,
+        CustomerFilter,
+        "pickup_at",
+    ]
+    search_fields = ["=id", "=car_id", "car_plate", "car_model", "customer__name", "customer__email"]
     list_select_related = ["customer"]
     readonly_fields = [
         "id",
+        "car",
         "car_id",
         "customer",
         "status",
         "failure_code",
+        "vehicle_class",
+        "pickup_location",
+        "return_location",
+        "pickup_at",
+        "return_at",
         "created_at",
         "started_at",
         "expected_return_at",
         "ended_at",
         "updated_at",
     ]
-    actions = ["end_rentals"]
+    exclude = ["car_model", "car_plate"]
+    inlines = [HandoverInline]
+    actions = ["pick_up_rentals", "end_rentals", "cancel_rentals"]
     list_per_page = 50
 
+    @admin.display(description="car", ordering="car_plate")
+    def car(self, rental: Rental) -> str:
+        """The car as the front desk knows it: model and plate (the id when inventory never named it)."""
+        if rental.car_id is None:
+            return "—"
+        if not rental.car_model:
+            return str(rental.car_id)
+        return f"{rental.car_model} · {rental.car_plate}" if rental.car_plate else rental.car_model
+
     def has_end_permission(self, request: HttpRequest) -> bool:
-        """Ending a rental changes it (through rental_end): the model's change permission, though the page itself
-        stays read-only."""
+        """Picking up, ending and cancelling change a rental (through the services): the model's change
+        permission, though the page itself stays read-only."""
         return request.user.has_perm("rentals.change_rental")
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Rental], act: Any, done: str) -> None:
+        count, refused = 0, []
+        for rental_id in queryset.values_list("id", flat=True):
+            try:
+                act(rental_id)
+                count += 1
+            except DomainError as exc:
+                refused.append(f"{rental_id}: {exc.detail}")
+        if count:
+            self.message_user(request, f"{count} rental(s) {done}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+    @admin.action(description="Pick up selected reserved rentals (no readings)", permissions=["end"])
+    def pick_up_rentals(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        readings = services.Readings(staff_user=request.user.get_username())
+        self._each(
+            request,
+            queryset,
+            lambda rental_id: services.rental_pick_up(rental_id=rental_id, readings=readings),
+            "picked up; their cars are out",
+        )
 
     @admin.action(description="End selected active rentals (frees their cars)", permissions=["end"])
     def end_rentals(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
-        ended, refused = 0, []
-        for rental_id in queryset.values_list("id", flat=True):
-            try:
-                services.rental_end(rental_id=rental_id)
-                ended += 1
-            except DomainError as exc:
-                refused.append(f"{rental_id}: {exc.detail}")
-        if ended:
-            self.message_user(request, f"{ended} rental(s) ended; their cars are being released.", messages.SUCCESS)
-        for line in refused:
-            self.message_user(request, line, messages.WARNING)
+        self._each(
+            request,
+            queryset,
+            lambda rental_id: services.rental_end(rental_id=rental_id),
+            "ended; their cars are being released",
+        )
+
+    @admin.action(description="Cancel selected reserved rentals (frees their cars)", permissions=["end"])
+    def cancel_rentals(self, request: HttpRequest, queryset: QuerySet[Rental]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda rental_id: services.rental_cancel(rental_id=rental_id),
+            "cancelled; their cars are being released",
+        )
 
 
 @admin.register(OutboxMessage)

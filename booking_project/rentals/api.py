@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -18,7 +19,15 @@ from . import errors, selectors, services
 from .filters import RentalFilter
 from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent_start
 from .models import Rental
-from .serializers import RentalCreateInput, RentalOutput, rental_create_canonical
+from .serializers import (
+    BOOKING_FIELDS,
+    EndInput,
+    ExtendInput,
+    PickUpInput,
+    RentalCreateInput,
+    RentalOutput,
+    rental_create_canonical,
+)
 
 NOT_FOUND = problem_docs("`rental_not_found`")
 INVALID = problem_docs("`invalid` with `errors` per field, or `parse_error`")
@@ -32,15 +41,17 @@ AUTH = {
     list=extend_schema(summary="List rentals", responses={200: RentalOutput(many=True), 400: INVALID, **AUTH}),
     retrieve=extend_schema(summary="Get a rental", responses={200: RentalOutput, 404: NOT_FOUND, **AUTH}),
     create=extend_schema(
-        summary="Start a rental: takes the car through inventory and answers at once",
+        summary="Start a rental now (a walk-in: `active`), or book a class or a car ahead for a window (`reserved`)",
         request=RentalCreateInput,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: RentalOutput,
             400: INVALID,
-            409: problem_docs("`car_unavailable`, or `idempotency_key_in_use`"),
+            409: problem_docs("`car_unavailable`, `class_unavailable`, or `idempotency_key_in_use`"),
             422: problem_docs(
-                "`car_not_found`, `customer_not_found`, `customer_inactive`, or `idempotency_key_reused`"
+                "`car_not_found`, `customer_not_found`, `customer_inactive`, `idempotency_key_reused`; for a "
+                "booking `pickup_in_past`, `return_before_pickup`, `outside_opening_hours`, `window_too_short`, "
+                "`vehicle_class_not_found`, `location_not_found`, or `invalid` (neither a walk-in nor a booking)"
             ),
             503: problem_docs(
                 "`inventory_unavailable`: inventory could not be reached in time; `Retry-After` says when to try "
@@ -59,7 +70,7 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = RentalOutput
     permission_classes = [IsStaff]
     filterset_class = RentalFilter
-    ordering_fields = ["created_at", "started_at", "ended_at", "expected_return_at"]
+    ordering_fields = ["created_at", "started_at", "ended_at", "expected_return_at", "pickup_at", "return_at"]
     ordering = ["-created_at", "id"]
     http_method_names = ["get", "post", "head", "options"]
 
@@ -72,27 +83,106 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request: Request) -> Response:
         data = RentalCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        start = _start_arguments(data.validated_data)
         return idempotent_start(
             request,
             body=rental_create_canonical(data.validated_data),
             render=lambda rental: RentalOutput(rental).data,
-            start=lambda idempotency: services.rental_start(**data.validated_data, idempotency=idempotency),
+            start=lambda idempotency: services.rental_start(**start, idempotency=idempotency),
         )
 
     @extend_schema(
-        summary="End a rental (frees the car now, or through the outbox once inventory answers)",
-        request=None,
+        summary="End a rental, with the return's readings (frees the car now, or through the outbox once inventory "
+        "answers)",
+        request=EndInput,
         responses={
             200: RentalOutput,
+            400: INVALID,
             404: NOT_FOUND,
-            409: problem_docs("`rental_not_active`: a pending or failed rental cannot be ended"),
+            409: problem_docs("`rental_not_active`: a pending, reserved or failed rental cannot be ended"),
             **AUTH,
         },
         description="Answers 200 even while inventory is down; ending a completed rental again answers it unchanged.",
     )
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk: str) -> Response:
-        return Response(RentalOutput(services.rental_end(rental_id=_rental_id(pk))).data)
+        data = EndInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        readings = None
+        if data.validated_data:
+            given = dict(data.validated_data)
+            readings = services.Readings(
+                odometer_km=given.get("odometer_km"),
+                fuel_eighths=given.get("fuel_eighths"),
+                damage=given.get("damage", ""),
+                location=given.get("return_location"),
+                staff_user=request.user.get_username(),
+            )
+        return Response(RentalOutput(services.rental_end(rental_id=_rental_id(pk), readings=readings)).data)
+
+    @extend_schema(
+        summary="Hand the car over: the booking becomes active (another car of the class if the booked one is late)",
+        request=PickUpInput,
+        responses={
+            200: RentalOutput,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: problem_docs(
+                "`rental_not_reserved`, `class_unavailable` (the booked car is still out and no other is free), "
+                "`not_started` (too early), `car_unavailable`, `odometer_decrease`"
+            ),
+            503: problem_docs("`inventory_unavailable`: nothing changed; try again"),
+            **AUTH,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="pick-up")
+    def pick_up(self, request: Request, pk: str) -> Response:
+        data = PickUpInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        readings = services.Readings(
+            odometer_km=given["odometer_km"],
+            fuel_eighths=given["fuel_eighths"],
+            damage=given.get("damage", ""),
+            staff_user=request.user.get_username(),
+        )
+        rental = services.rental_pick_up(rental_id=_rental_id(pk), readings=readings, car_id=given.get("car_id"))
+        return Response(RentalOutput(rental).data)
+
+    @extend_schema(
+        summary="Cancel a booking not yet picked up; its car is released",
+        request=None,
+        responses={
+            200: RentalOutput,
+            404: NOT_FOUND,
+            409: problem_docs("`rental_not_reserved`: only a reserved rental can be cancelled"),
+            **AUTH,
+        },
+        description="Answers 200 even while inventory is down (the release goes through the outbox); twice: a no-op.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return Response(RentalOutput(services.rental_cancel(rental_id=_rental_id(pk))).data)
+
+    @extend_schema(
+        summary="Move the return time of a booking or an active rental",
+        request=ExtendInput,
+        responses={
+            200: RentalOutput,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: problem_docs("`extension_conflict` (the car is booked after; nothing changed), `rental_not_active`"),
+            422: problem_docs("`return_before_pickup`: the new return is not after the pick-up, or has passed"),
+            503: problem_docs("`inventory_unavailable`: nothing changed; try again"),
+            **AUTH,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def extend(self, request: Request, pk: str) -> Response:
+        data = ExtendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        rental = services.rental_extend(rental_id=_rental_id(pk), return_at=data.validated_data["return_at"])
+        return Response(RentalOutput(rental).data)
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
@@ -101,6 +191,31 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if isinstance(exc, errors.ReplayedProblem):
             response[REPLAYED_HEADER] = "true"
         return response
+
+
+def _start_arguments(validated: dict[str, Any]) -> dict[str, Any]:
+    """The start request as rental_start takes it: a walk-in, or a booking's window (422 if it is neither)."""
+    booking = {name: validated[name] for name in BOOKING_FIELDS if name in validated}
+    common = {"customer_id": validated["customer_id"], "car_id": validated.get("car_id")}
+    if not booking:
+        if validated.get("car_id") is None:
+            raise errors.IncompleteBooking("Name the car (car_id) for a walk-in, or book a window.")
+        return {**common, "expected_return_at": validated.get("expected_return_at")}
+    missing = [name for name in ("pickup_location", "pickup_at", "return_at") if name not in booking]
+    if missing:
+        raise errors.IncompleteBooking(f"A booking needs {', '.join(missing)} as well.")
+    if (validated.get("car_id") is None) == ("vehicle_class" not in booking):
+        raise errors.IncompleteBooking("A booking names either the class (vehicle_class) or the car (car_id).")
+    if validated.get("expected_return_at") is not None:
+        raise errors.IncompleteBooking("A booking's return is return_at; expected_return_at is for a walk-in.")
+    window = services.Window(
+        pickup_location=booking["pickup_location"],
+        pickup_at=booking["pickup_at"],
+        return_at=booking["return_at"],
+        vehicle_class=booking.get("vehicle_class"),
+        return_location=booking.get("return_location"),
+    )
+    return {**common, "window": window}
 
 
 def _rental_id(value: str) -> UUID:

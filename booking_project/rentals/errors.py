@@ -66,6 +66,51 @@ class ReplayedProblem(DomainError):
         super().__init__(detail)
 
 
+class IncompleteBooking(DomainError):
+    """A start body the schema accepts but that is neither a walk-in nor a booking (a class without a branch, a
+    window with one end, a car and a class): unprocessable, not malformed."""
+
+    code, http_status = ErrorCode.INVALID, 422
+
+
+class RentalNotReserved(DomainError):
+    code, http_status = ErrorCode.RENTAL_NOT_RESERVED, 409
+    default_detail = "Only a rental booked ahead and not yet picked up can be picked up or cancelled."
+
+
+class PickupInPast(DomainError):
+    code, http_status, default_detail = ErrorCode.PICKUP_IN_PAST, 422, "The pick-up time has passed."
+
+
+class ReturnBeforePickup(DomainError):
+    code, http_status, default_detail = ErrorCode.RETURN_BEFORE_PICKUP, 422, "The return must come after the pick-up."
+
+
+class RentalClassUnavailable(DomainError):
+    code, http_status = ErrorCode.CLASS_UNAVAILABLE, 409
+    default_detail = "No car of this class at this branch is free for the whole window."
+
+
+class InventoryRefused(DomainError):
+    """Inventory refused a call for a reason the client reports as it is (its status and code): passed on."""
+
+    def __init__(self, *, status: int, code: str, detail: str) -> None:
+        self.http_status = status
+        self.code = code  # type: ignore[assignment]
+        super().__init__(detail or code)
+
+
+# A booking's failure → (status, code, detail) of the answer its start gives.
+_BOOKING_FAILURES = {
+    "class_unavailable": (409, "No car of this class at this branch is free for the whole window."),
+    "outside_opening_hours": (422, "The branch is closed at the pick-up or the return time."),
+    "window_too_short": (422, "The window is shorter than this class's minimum rental."),
+    "vehicle_class_not_found": (422, "Inventory has no vehicle class with this code."),
+    "location_not_found": (422, "Inventory has no branch with this code."),
+    "return_before_pickup": (422, "The window does not end after it starts, or is over."),
+}
+
+
 def error_of_failure(failure_code: str | None) -> DomainError | None:
     """What a start answers for a rental that failed this way; None: the outcome was unknown (a 503, not kept)."""
     from .models import FailureCode
@@ -73,4 +118,9 @@ def error_of_failure(failure_code: str | None) -> DomainError | None:
     error_type = {FailureCode.CAR_UNAVAILABLE: RentalCarUnavailable, FailureCode.CAR_NOT_FOUND: RentalCarNotFound}.get(
         failure_code or ""
     )
-    return error_type() if error_type is not None else None
+    if error_type is not None:
+        return error_type()
+    if failure_code in _BOOKING_FAILURES:
+        status, detail = _BOOKING_FAILURES[failure_code]
+        return InventoryRefused(status=status, code=failure_code, detail=detail)
+    return None

@@ -59,11 +59,11 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 class IdempotencyRequest:
     key: str
     fingerprint: str
-    render: Callable[[Rental], dict[str, Any]]  # the body of the 201 an active rental answers
+    render: Callable[[Rental], dict[str, Any]]  # the body of the 201 an active (or reserved) rental answers
 
     def answer_of(self, rental: Rental) -> StoredResponse | None:
         """What the start of this settled rental answers; None for an unknown outcome (a 503, not kept)."""
-        if rental.status == RentalStatus.ACTIVE:
+        if rental.status in (RentalStatus.ACTIVE, RentalStatus.RESERVED):
             return StoredResponse(status=201, body=self.render(rental))
         error = errors.error_of_failure(rental.failure_code)
         if error is None:

@@ -13,6 +13,15 @@ from prometheus_client.registry import Collector
 
 RENTALS_STARTED = Counter("booking_rentals_started_total", "Rentals that got their car (became active).")
 RENTALS_ENDED = Counter("booking_rentals_ended_total", "Rentals ended (completed).")
+RENTALS_BOOKED = Counter("booking_rentals_booked_total", "Bookings ahead that got their hold (became reserved).")
+RENTALS_CLOSED = Counter(
+    "booking_rentals_closed_total", "Bookings that ended without a rental: cancelled or no-show.", ["outcome"]
+)
+REASSIGNED_AHEAD = Counter(
+    "booking_reassigned_ahead_total",
+    "Bookings of an overdue car moved to another car before their pick-up, by outcome.",
+    ["outcome"],
+)
 RENTALS_FAILED = Counter("booking_rentals_failed_total", "Rentals that failed to start, by failure code.", ["code"])
 INVENTORY_CLIENT_SECONDS = Histogram(
     "booking_inventory_client_seconds",
@@ -45,6 +54,14 @@ def release_delivered_now(outcome: str) -> None:
 
 def rental_started() -> None:
     RENTALS_STARTED.inc()
+
+
+def rental_booked() -> None:
+    RENTALS_BOOKED.inc()
+
+
+def rental_closed(outcome: str) -> None:
+    RENTALS_CLOSED.labels(outcome=outcome).inc()
 
 
 def rental_ended() -> None:
@@ -101,3 +118,24 @@ class OutboxBacklogCollector(Collector):
 
 
 outbox_backlog = OutboxBacklogCollector()
+
+
+class OverdueCollector(Collector):
+    """`booking_rentals_overdue`: active rentals past their return time, counted at scrape time."""
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("booking_rentals_overdue", "Active rentals past their return time.")
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from .selectors import rentals_overdue
+
+        family = GaugeMetricFamily("booking_rentals_overdue", "Active rentals past their return time.")
+        try:
+            family.add_metric([], rentals_overdue().count())
+        except Exception:  # the database being down must not break /metrics
+            connection.close_if_unusable_or_obsolete()
+            return
+        yield family
+
+
+overdue = OverdueCollector()

@@ -18,9 +18,16 @@ from customers.models import Customer
 
 class RentalStatus(models.TextChoices):
     PENDING = "pending", "Pending (reserving the car)"
+    RESERVED = "reserved", "Reserved (booked ahead, not picked up)"
     ACTIVE = "active", "Active"
     COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
     FAILED = "failed", "Failed"
+
+
+# Statuses in which inventory holds a car for the rental (pending: it may).
+HOLDING_STATUSES = (RentalStatus.PENDING, RentalStatus.RESERVED, RentalStatus.ACTIVE)
 
 
 class FailureCode(models.TextChoices):
@@ -31,13 +38,23 @@ class FailureCode(models.TextChoices):
     # Left `pending` (a crash, or a 503 nobody retried) and failed by the relay's sweep, which released its hold:
     # a pending rental never answered 201, so nobody was told it started.
     ABANDONED = "abandoned", "Abandoned (failed by the sweep, hold released)"
+    # v2: inventory refused the booking's window.
+    CLASS_UNAVAILABLE = "class_unavailable", "No car of the class free for the window"
+    OUTSIDE_OPENING_HOURS = "outside_opening_hours", "Branch closed at pick-up or return"
+    WINDOW_TOO_SHORT = "window_too_short", "Shorter than the class's minimum rental"
+    VEHICLE_CLASS_NOT_FOUND = "vehicle_class_not_found", "No such vehicle class"
+    LOCATION_NOT_FOUND = "location_not_found", "No such branch"
+    RETURN_BEFORE_PICKUP = "return_before_pickup", "The window ended before it started"
 
 
 class Rental(models.Model):
-    """A customer's use of a car. Its id is also the reservation id in inventory."""
+    """A customer's use of a car: a walk-in that starts now (v1), or a booking for a window by class or car at a
+    branch (v2): `reserved`, picked up → `active`, returned → `completed`. Its id is also the reservation id in
+    inventory."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    car_id = models.UUIDField()
+    # NULL only while a booking by class waits for inventory to choose the car (or failed before it did).
+    car_id = models.UUIDField(null=True, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="rentals")
     status = models.CharField(max_length=16, choices=RentalStatus.choices, default=RentalStatus.PENDING)
     failure_code = models.CharField(max_length=32, choices=FailureCode.choices, null=True, blank=True)
@@ -48,6 +65,16 @@ class Rental(models.Model):
     expected_return_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    # v2: the window booked (a walk-in's pickup_at is its start, its return_at the expected return, if given),
+    # the branches and the class by code, and the car as inventory last reported it (the front desk and the admin
+    # see cars, not ids).
+    pickup_at = models.DateTimeField(null=True, blank=True)
+    return_at = models.DateTimeField(null=True, blank=True)
+    pickup_location = models.CharField(max_length=32, null=True, blank=True)
+    return_location = models.CharField(max_length=32, null=True, blank=True)
+    vehicle_class = models.CharField(max_length=32, null=True, blank=True)
+    car_model = models.CharField(max_length=100, blank=True, default="", db_default="")
+    car_plate = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -56,6 +83,9 @@ class Rental(models.Model):
             models.Index(fields=["status", "created_at"], name="rental_status_created_idx"),
             # The sweep's look for pending rentals nobody has touched for a while.
             models.Index(fields=["updated_at"], condition=Q(status="pending"), name="rental_pending_updated_idx"),
+            # The no-show sweep, the front desk's day of pick-ups, and the overdue list.
+            models.Index(fields=["pickup_at"], condition=Q(status="reserved"), name="rental_reserved_pickup_idx"),
+            models.Index(fields=["return_at"], condition=Q(status="active"), name="rental_active_return_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RentalStatus.values), name="rental_status_valid"),
@@ -69,10 +99,26 @@ class Rental(models.Model):
                 | (~Q(status=RentalStatus.FAILED) & Q(failure_code__isnull=True)),
                 name="rental_failure_code_iff_failed",
             ),
+            # started (picked up) ⇔ active or completed.
             models.CheckConstraint(
                 condition=Q(status__in=[RentalStatus.ACTIVE, RentalStatus.COMPLETED], started_at__isnull=False)
-                | Q(status__in=[RentalStatus.PENDING, RentalStatus.FAILED], started_at__isnull=True),
+                | (~Q(status__in=[RentalStatus.ACTIVE, RentalStatus.COMPLETED]) & Q(started_at__isnull=True)),
                 name="rental_started_iff_got_car",
+            ),
+            # Only a booking still being reserved (or failed) may lack its car; a booking ahead has its window.
+            models.CheckConstraint(
+                condition=Q(car_id__isnull=False) | Q(status__in=[RentalStatus.PENDING, RentalStatus.FAILED]),
+                name="rental_car_unless_pending",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=RentalStatus.RESERVED) | Q(pickup_at__isnull=False, return_at__isnull=False),
+                name="rental_reserved_has_window",
+            ),
+            models.CheckConstraint(
+                condition=Q(pickup_at__isnull=True)
+                | Q(return_at__isnull=True)
+                | Q(return_at__gt=models.F("pickup_at")),
+                name="rental_returns_after_pickup",
             ),
             models.CheckConstraint(
                 condition=Q(status=RentalStatus.COMPLETED, ended_at__isnull=False)
@@ -83,6 +129,47 @@ class Rental(models.Model):
 
     def __str__(self) -> str:
         return f"Rental {self.id} ({self.status})"
+
+    @property
+    def is_booking(self) -> bool:
+        """Booked ahead for a window (v2), rather than a walk-in that took its car at once."""
+        return self.vehicle_class is not None or (self.pickup_at is not None and self.started_at is None)
+
+
+class HandoverKind(models.TextChoices):
+    OUT = "out", "Pick-up (car out)"
+    IN = "in", "Return (car in)"
+
+
+FUEL_FULL_EIGHTHS = 8
+
+
+class Handover(models.Model):
+    """The readings at pick-up (out) and at return (in): odometer, fuel in eighths, damage noted, by whom, when."""
+
+    id = models.BigAutoField(primary_key=True)
+    rental = models.ForeignKey(Rental, on_delete=models.CASCADE, related_name="handovers")
+    kind = models.CharField(max_length=8, choices=HandoverKind.choices)
+    odometer_km = models.PositiveIntegerField(null=True, blank=True)
+    fuel_eighths = models.PositiveSmallIntegerField(null=True, blank=True)
+    damage = models.TextField(blank=True, default="")
+    location = models.CharField(max_length=32, null=True, blank=True)
+    staff_user = models.CharField(max_length=150, blank=True, default="")
+    at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["rental", "at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rental", "kind"], name="handover_one_per_kind"),
+            models.CheckConstraint(condition=Q(kind__in=HandoverKind.values), name="handover_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(fuel_eighths__isnull=True) | Q(fuel_eighths__lte=FUEL_FULL_EIGHTHS),
+                name="handover_fuel_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of rental {self.rental_id}"
 
 
 class IdempotencyState(models.TextChoices):
@@ -146,6 +233,8 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # What the call carries beyond the id: a return's odometer reading and branch ({"odometer_km", "location"}).
+    payload = models.JSONField(default=dict, blank=True, db_default=models.Value({}, output_field=models.JSONField()))
 
     class Meta:
         ordering = ["id"]

@@ -16,11 +16,13 @@ on when a row is due.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -63,6 +65,7 @@ class Claim:
     attempts: int
     created_at: datetime
     lease_until: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 def outbox_enqueue_release(*, reservation_id: UUID) -> OutboxMessage:
@@ -89,7 +92,38 @@ def outbox_claim_due(*, limit: int, lease: timedelta) -> list[Claim]:
     )
     lease_until = now + lease
     OutboxMessage.objects.filter(id__in=[row.id for row in rows]).update(next_attempt_at=lease_until)
-    return [Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until) for row in rows]
+    return [
+        Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until, row.payload or {})
+        for row in rows
+    ]
+
+
+@transaction.atomic
+def outbox_claim(*, message_id: int, lease: timedelta) -> Claim | None:
+    """Claim this one row (pending, and not leased to a relay that is delivering it) for `lease`; None if it is
+    not to be had. What a request uses to deliver at once the release it just queued."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        now = cursor.fetchone()[0]
+    row = (
+        OutboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(id=message_id, status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        .first()
+    )
+    if row is None:
+        return None
+    lease_until = now + lease
+    OutboxMessage.objects.filter(id=row.id).update(next_attempt_at=lease_until)
+    return Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until, row.payload or {})
+
+
+def outbox_deliver_claimed_now(*, message_id: int, client: InventoryClient) -> Delivery | str:
+    """Claim the row a request just queued and deliver it once with `client` (a short timeout); "taken" when a
+    relay has it already. What is not delivered stays the relay's, as every row is."""
+    claim = outbox_claim(message_id=message_id, lease=timedelta(seconds=settings.BOOKING_RELEASE_NOW_LEASE_SECONDS))
+    if claim is None:
+        return "taken"
+    return outbox_deliver(claim=claim, client=client)
 
 
 def outbox_return_claims(*, claims: list[Claim]) -> None:
@@ -104,8 +138,9 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
     if connection.in_atomic_block:
         raise RuntimeError("no database transaction may stay open across a call to inventory")
     assert claim.kind == OutboxKind.RELEASE
+    readings = {name: claim.payload[name] for name in ("odometer_km", "location") if name in claim.payload}
     try:
-        (client or inventory_client()).release(claim.reservation_id)
+        (client or inventory_client()).release(claim.reservation_id, **readings)
     except ReservationNotFound:
         return _delivered(claim, note="inventory never held this reservation; the release spent its id")
     except InventoryUnavailable as exc:
@@ -123,11 +158,19 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
 
 
 def outbox_deliver_now(
-    *, message_id: int, reservation_id: UUID, created_at: datetime, lease_until: datetime, client: InventoryClient
+    *,
+    message_id: int,
+    reservation_id: UUID,
+    created_at: datetime,
+    lease_until: datetime,
+    client: InventoryClient,
+    payload: dict[str, Any] | str | None = None,
 ) -> Delivery:
     """Deliver a release whose row was queued leased to the caller (`lease_until`, its first attempt), as a request
     does right after the change that queued it; the relay takes the row over once the lease runs out."""
-    claim = Claim(message_id, OutboxKind.RELEASE, reservation_id, 0, created_at, lease_until)
+    if isinstance(payload, str):  # read by a raw statement, past JSONField's decoding
+        payload = json.loads(payload)
+    claim = Claim(message_id, OutboxKind.RELEASE, reservation_id, 0, created_at, lease_until, payload or {})
     return outbox_deliver(claim=claim, client=client)
 
 

@@ -18,13 +18,14 @@ from drivenow_contracts import Reservation, ReservationNotFound, ReservationStat
 
 from . import metrics
 from .inventory import inventory_client
-from .models import OutboxMessage, OutboxStatus, Rental, RentalStatus
+from .models import HOLDING_STATUSES, OutboxMessage, OutboxStatus, Rental, RentalStatus
 from .outbox import outbox_enqueue_release
 
 log = logging.getLogger(__name__)
 
-# A hold is owed to a rental in these states; `pending` ones are the sweep's to settle.
-_HOLDING = frozenset({RentalStatus.ACTIVE, RentalStatus.PENDING})
+# A hold is owed to a rental in these states (a booking ahead holds its car too); `pending` ones are the sweep's
+# to settle.
+_HOLDING = frozenset(HOLDING_STATUSES)
 PAGE = 200
 
 

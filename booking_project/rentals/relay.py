@@ -32,7 +32,7 @@ from .outbox import (
     outbox_return_claims,
 )
 from .reconcile import holds_reconcile
-from .services import rental_sweep_pending
+from .services import rental_sweep_no_shows, rental_sweep_pending, rentals_reassign_ahead
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,16 @@ class OutboxRelay:
         swept = rental_sweep_pending(older_than=self.config.pending_age)
         if swept:
             log.info("sweep failed %d stale pending rental(s) and queued their releases", swept)
+        no_shows = rental_sweep_no_shows(grace=timedelta(minutes=settings.BOOKING_NO_SHOW_GRACE_MINUTES))
+        if no_shows:
+            log.info("sweep marked %d booking(s) no-show and queued their releases", no_shows)
+        try:
+            moved = rentals_reassign_ahead(ahead=timedelta(minutes=settings.BOOKING_REASSIGN_AHEAD_MINUTES))
+        except InventoryUnavailable as exc:
+            log.warning("reassign ahead: inventory unavailable (%s); next sweep later", exc)
+        else:
+            if moved:
+                log.info("moved %d booking(s) off overdue cars ahead of their pick-up", moved)
         purged = idempotency_purge_expired()
         old = outbox_purge_delivered(older_than=timedelta(days=settings.BOOKING_OUTBOX_KEEP_DELIVERED_DAYS))
         if purged or old:

@@ -229,7 +229,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-DRIVENOW_METRICS_COLLECTORS = ["rentals.metrics.outbox_backlog"]
+DRIVENOW_METRICS_COLLECTORS = ["rentals.metrics.outbox_backlog", "rentals.metrics.overdue"]
 # Inventory is reported by /health/ready but never makes booking unready: the outbox covers its outages.
 DRIVENOW_READY_REPORTS = {"inventory": "rentals.inventory.inventory_status"}
 
@@ -268,3 +268,7 @@ BOOKING_SWEEP_INTERVAL_SECONDS = _env_float("BOOKING_SWEEP_INTERVAL_SECONDS", 30
 # -- Idempotency-Key on POST /rentals/ ----------------------------------------------------------------------
 BOOKING_IDEMPOTENCY_TTL_HOURS = env_int("BOOKING_IDEMPOTENCY_TTL_HOURS", 24)
 BOOKING_RETRY_AFTER_SECONDS = env_int("BOOKING_RETRY_AFTER_SECONDS", 5)
+# A booking not picked up this long after its pick-up time is a no-show: the relay's sweep releases its hold.
+BOOKING_NO_SHOW_GRACE_MINUTES = env_int("BOOKING_NO_SHOW_GRACE_MINUTES", 60)
+# When a car is overdue, its next bookings whose pick-up is this near are moved to another car by the relay.
+BOOKING_REASSIGN_AHEAD_MINUTES = env_int("BOOKING_REASSIGN_AHEAD_MINUTES", 120)

@@ -37,6 +37,10 @@ def active_rental(customer) -> Rental:
     )
 
 
+# What the front desk may do to a rental from the admin, each through its service.
+RENTAL_ACTIONS = {"pick_up_rentals", "end_rentals", "cancel_rentals"}
+
+
 @pytest.fixture
 def dead_message(db) -> OutboxMessage:
     return OutboxMessage.objects.create(
@@ -56,7 +60,7 @@ def test_a_view_only_account_is_offered_no_rental_action_and_cannot_end_one(acti
 @pytest.mark.django_db(transaction=True)
 def test_ending_rentals_needs_the_change_permission_and_goes_through_rental_end(active_rental, inventory_down):
     desk = staff_with("rentals.view_rental", "rentals.change_rental")
-    assert offered(desk, "/admin/rentals/rental/") == {"end_rentals"}
+    assert offered(desk, "/admin/rentals/rental/") == RENTAL_ACTIONS
     desk.post("/admin/rentals/rental/", {"action": "end_rentals", "_selected_action": [active_rental.id]})
     active_rental.refresh_from_db()
     assert active_rental.status == RentalStatus.COMPLETED
@@ -86,7 +90,7 @@ def test_nothing_in_the_booking_admin_can_be_deleted_or_edited_by_hand(active_re
     codenames = Permission.objects.filter(content_type__app_label="rentals").values_list("codename", flat=True)
     everything = staff_with(*[f"rentals.{codename}" for codename in codenames])
     for changelist in ("/admin/rentals/rental/", "/admin/rentals/idempotencykey/"):
-        assert offered(everything, changelist) <= {"end_rentals"}
+        assert offered(everything, changelist) <= RENTAL_ACTIONS
     assert everything.post(f"/admin/rentals/rental/{active_rental.id}/delete/", {"post": "yes"}).status_code == 403
 
 
@@ -97,3 +101,50 @@ def test_every_admin_action_declares_its_permissions():
     from drivenow_contracts.testing import actions_without_permissions
 
     assert actions_without_permissions(admin.site) == []
+
+
+@pytest.mark.django_db
+def test_the_rental_list_shows_the_car_by_model_and_plate_and_filters_overdue_branch_and_class(customer):
+    now = timezone.now()
+    late = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.ACTIVE, started_at=now - timedelta(days=2),
+        pickup_at=now - timedelta(days=2), return_at=now - timedelta(hours=1), pickup_location="TLV-AIR",
+        vehicle_class="COMPACT", car_model="Kia Picanto", car_plate="12345678",
+    )  # fmt: skip
+    on_time = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.RESERVED, pickup_at=now + timedelta(days=1),
+        return_at=now + timedelta(days=2), pickup_location="LON-LHR", vehicle_class="SUV", car_model="Volvo XC40",
+    )  # fmt: skip
+    desk = staff_with("rentals.view_rental", "rentals.change_rental")
+    page = desk.get("/admin/rentals/rental/").content.decode()
+    assert "Kia Picanto · 12345678" in page and "Volvo XC40" in page
+    overdue = desk.get("/admin/rentals/rental/?overdue=yes").content.decode()
+    assert str(late.id) in overdue and str(on_time.id) not in overdue
+    by_branch = desk.get("/admin/rentals/rental/?pickup_location=LON-LHR").content.decode()
+    assert str(on_time.id) in by_branch and str(late.id) not in by_branch
+    by_class = desk.get("/admin/rentals/rental/?vehicle_class=COMPACT").content.decode()
+    assert str(late.id) in by_class and str(on_time.id) not in by_class
+    detail = desk.get(f"/admin/rentals/rental/{late.id}/change/")
+    assert detail.status_code == 200 and "Kia Picanto · 12345678" in detail.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_from_the_admin_goes_through_rental_cancel_and_refuses_what_is_not_reserved(
+    customer, active_rental, inventory_down
+):
+    now = timezone.now()
+    booked = Rental.objects.create(
+        car_id=uuid.uuid4(), customer=customer, status=RentalStatus.RESERVED, pickup_at=now + timedelta(days=1),
+        return_at=now + timedelta(days=2), pickup_location="TLV-AIR",
+    )  # fmt: skip
+    desk = staff_with("rentals.view_rental", "rentals.change_rental")
+    answer = desk.post(
+        "/admin/rentals/rental/",
+        {"action": "cancel_rentals", "_selected_action": [booked.id, active_rental.id]},
+        follow=True,
+    )
+    booked.refresh_from_db()
+    active_rental.refresh_from_db()
+    assert booked.status == RentalStatus.CANCELLED and active_rental.status == RentalStatus.ACTIVE
+    assert OutboxMessage.objects.get().reservation_id == booked.id  # its release, queued by the service
+    assert "only a reserved one can be cancelled" in answer.content.decode()

@@ -28,10 +28,21 @@ BODIES = {
         "customer_id": CUSTOMER_ID,
         "expected_return_at": "2099-01-01T10:00:00+00:00",
     },
+    ("POST", "/api/v1/rentals/{id}/pick-up/"): {"odometer_km": 10, "fuel_eighths": 8, "damage": "Scratch, rear door"},
+    ("POST", "/api/v1/rentals/{id}/end/"): {"odometer_km": 10, "fuel_eighths": 8, "damage": "None"},
+    ("POST", "/api/v1/rentals/{id}/extend/"): {"return_at": "2099-01-02T10:00:00+00:00"},
     ("POST", "/api/v1/customers/"): {"name": "Ada Lovelace", "email": "ada@example.com"},
     ("PATCH", "/api/v1/customers/{id}/"): {"name": "Ada Lovelace"},
 }
-VALUES = {"phone": "+44 20 7946 0000", "driver_licence": "LOVEL-815-AD"}
+VALUES = {
+    "phone": "+44 20 7946 0000",
+    "driver_licence": "LOVEL-815-AD",
+    "vehicle_class": "COMPACT",
+    "pickup_location": "TLV-AIR",
+    "return_location": "TLV-CEN",
+    "pickup_at": "2099-01-01T10:00:00+00:00",
+    "return_at": "2099-01-02T10:00:00+00:00",
+}
 
 
 @pytest.fixture

@@ -247,7 +247,7 @@ def test_a_start_whose_activation_failed_after_the_hold_is_never_activated_later
     *activated* the orphan — an active rental nobody was told about. Now the sweep fails it and frees the car."""
     car_id = inventory.make_car()
 
-    def database_went_away(rental, **kwargs):
+    def database_went_away(rental, hold, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(services, "_rental_activate", database_went_away)

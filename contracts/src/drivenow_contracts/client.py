@@ -157,13 +157,18 @@ class InventoryClient:
         path = f"/api/v1/reservations/{reservation_id}/extend/"
         return self._call("extend", Reservation.from_json, "POST", path, json={"ends_at": _rfc3339(ends_at)})
 
-    def reassign(self, reservation_id: UUID | str, *, from_car_id: UUID | str) -> Reservation:
-        """Move a hold not yet picked up off `from_car_id` to another free car of its class at its branch. Naming
-        the car it leaves makes a retry safe: a hold already moved off it is answered as it is.
+    def reassign(
+        self, reservation_id: UUID | str, *, from_car_id: UUID | str, to_car_id: UUID | str | None = None
+    ) -> Reservation:
+        """Move a hold not yet picked up off `from_car_id` to another free car of its class at its branch (or to
+        `to_car_id`, any free car there). Naming the car it leaves makes a retry safe: a hold already moved off it
+        is answered as it is.
 
-        Raises ClassUnavailable (nothing changed) or as pick_up."""
+        Raises ClassUnavailable / CarUnavailable (nothing changed) or as pick_up."""
         path = f"/api/v1/reservations/{reservation_id}/reassign/"
         body = {"from_car_id": str(from_car_id)}
+        if to_car_id is not None:
+            body["to_car_id"] = str(to_car_id)
         return self._call("reassign", Reservation.from_json, "POST", path, json=body)
 
     def get_reservation(self, reservation_id: UUID | str) -> Reservation:
