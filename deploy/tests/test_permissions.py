@@ -112,6 +112,22 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
     ("booking", "POST", "/api/v1/rentals/", {"car_id": C, "customer_id": K}, (401, 201, 401, 403, 201)),
     ("booking", "GET", f"/api/v1/rentals/{N}/", None, (401, 200, 401, 403, 200)),
     ("booking", "POST", f"/api/v1/rentals/{N}/end/", {}, (401, 200, 401, 403, 200)),
+    # a walk-in is active: it cannot be picked up or cancelled (409 says the caller got that far)
+    (
+        "booking",
+        "POST",
+        f"/api/v1/rentals/{N}/pick-up/",
+        {"odometer_km": 1, "fuel_eighths": 8},
+        (401, 409, 401, 403, 409),
+    ),
+    ("booking", "POST", f"/api/v1/rentals/{N}/cancel/", None, (401, 409, 401, 403, 409)),
+    (
+        "booking",
+        "POST",
+        f"/api/v1/rentals/{N}/extend/",
+        {"return_at": "2099-01-01T00:00:00Z"},
+        (401, 200, 401, 403, 200),
+    ),
     ("booking", "PATCH", f"/api/v1/rentals/{N}/", {"status": "failed"}, (401, 405, 401, 403, 405)),
     ("booking", "GET", "/health/ready", None, (200, 200, 200, 200, 200)),
     ("booking", "GET", "/schema", None, (200, 200, 401, 200, 200)),  # a wrong token is refused even here
