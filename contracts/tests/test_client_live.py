@@ -431,3 +431,25 @@ def test_pick_up_extend_and_reassign_raise_their_typed_errors(
     spare = _car_of(live_inventory, branch, klass)
     assert inventory_client.reassign(later.id, from_car_id=car_id).car_id == spare
     assert inventory_client.reassign(later.id, from_car_id=car_id).car_id == spare  # a retry moves nothing again
+
+
+def test_availability_counts_the_free_cars_of_each_class_for_a_window(
+    live_inventory: LiveInventory, inventory_client: InventoryClient
+) -> None:
+    branch, klass = _branch_and_class(live_inventory)
+    first = _car_of(live_inventory, branch, klass)
+    _car_of(live_inventory, branch, klass)
+    start = datetime.now(UTC) + timedelta(days=2)
+    inventory_client.reserve_window(
+        reservation_id=uuid.uuid4(), car_id=first, starts_at=start, ends_at=start + timedelta(days=1)
+    )
+
+    free = inventory_client.availability(location=branch, pickup_at=start, return_at=start + timedelta(hours=5))
+    assert free[klass] == 1
+    later = start + timedelta(days=3)
+    assert inventory_client.availability(
+        location=branch, pickup_at=later, return_at=later + timedelta(days=1), vehicle_class=klass
+    ) == {klass: 2}
+    with pytest.raises(InventoryRejected) as refused:
+        inventory_client.availability(location="NO-SUCH", pickup_at=later, return_at=later + timedelta(days=1))
+    assert (refused.value.status, refused.value.raw_code) == (422, "location_not_found")

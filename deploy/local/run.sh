@@ -162,6 +162,11 @@ if $has_booking; then
   for port in "${booking_ports[@]}"; do wait_up "http://127.0.0.1:$port/health/live" "booking-$port"; done
 fi
 $has_gateway && wait_up "http://127.0.0.1:$gateway_port/gateway/health" gateway
+if $has_booking; then
+  # A fortnight of demo bookings, made through inventory now that both are up (once: it skips when they exist).
+  (cd "$DN_ROOT/booking_project" && python manage.py seed_demo_bookings) >>"$state/logs/booking_project-prepare.log" 2>&1 \
+    || dn_log "demo bookings were not made; see .drivenow/logs/booking_project-prepare.log"
+fi
 
 if $has_gateway; then
   base="http://127.0.0.1:$gateway_port"

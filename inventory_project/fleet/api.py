@@ -323,8 +323,9 @@ class AvailabilityView(APIView):
             200: AvailabilityOutput(many=True),
             400: INVALID,
             422: problem_docs(
-                "`location_not_found` or `vehicle_class_not_found` (no branch or class has this code), or "
-                "`return_before_pickup` (the window does not end after it starts)"
+                "`location_not_found` or `vehicle_class_not_found` (no branch or class has this code), "
+                "`return_before_pickup` (the window does not end after it starts), or `outside_opening_hours` "
+                "(a branch is closed at pick-up or at return)"
             ),
         },
     )
@@ -339,6 +340,7 @@ class AvailabilityView(APIView):
             starts_at=query.validated_data["pickup_at"],
             ends_at=query.validated_data["return_at"],
             vehicle_class=query.validated_data.get("vehicle_class"),
+            return_location=query.validated_data.get("return_location"),
         )
         return Response(AvailabilityOutput(found, many=True).data)
 

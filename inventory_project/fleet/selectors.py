@@ -186,14 +186,28 @@ def best_fit(cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> 
 
 
 def availability(
-    *, location: str, starts_at: datetime, ends_at: datetime, vehicle_class: str | None = None
+    *,
+    location: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    vehicle_class: str | None = None,
+    return_location: str | None = None,
 ) -> list[dict[str, object]]:
-    """Per vehicle class (or the one asked for), how many of its cars at the branch are free for the window;
-    classes with none free are listed with 0. Raises NamedLocationNotFound / NamedVehicleClassNotFound."""
+    """Per vehicle class (or the one asked for), how many of its cars at the branch are free for the window, as a
+    reserve would find them; classes with none free (or whose minimum rental the window is shorter than) are
+    listed with 0. Raises NamedLocationNotFound / NamedVehicleClassNotFound, and OutsideOpeningHours when the
+    branch is closed at pick-up or the return branch at return (a reserve would be refused)."""
     branch = location_named(location)
+    dropoff = location_named(return_location) if return_location else branch
+    if not branch.is_open_at(starts_at):
+        raise errors.OutsideOpeningHours(f"{branch.code} is closed at the pick-up time.")
+    if not dropoff.is_open_at(ends_at):
+        raise errors.OutsideOpeningHours(f"{dropoff.code} is closed at the return time.")
     classes = [vehicle_class_named(vehicle_class)] if vehicle_class else list(VehicleClass.objects.order_by("code"))
+    # A class whose minimum rental is longer than the window has nothing to offer for it.
+    bookable = [c for c in classes if ends_at - starts_at >= timedelta(minutes=c.min_rental_minutes)]
     free = cars_free_during(
-        Car.objects.filter(location=branch, vehicle_class__in=classes), starts_at=starts_at, ends_at=ends_at
+        Car.objects.filter(location=branch, vehicle_class__in=bookable), starts_at=starts_at, ends_at=ends_at
     )
     counts = dict(free.values_list("vehicle_class__code").annotate(n=Count("id")).order_by())
     return [{"vehicle_class": c.code, "available_cars": counts.get(c.code, 0)} for c in classes]

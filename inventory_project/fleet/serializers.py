@@ -341,7 +341,7 @@ class AvailabilityQuery(serializers.Serializer):
     return_at = StrictDateTimeField()
     location = code_field()
     vehicle_class = code_field(required=False)
-    # Where the car comes back: accepted for the contract's shape; a one-way return does not change what is free.
+    # Where the car comes back: it must be open then; a one-way return does not change which cars are free.
     return_location = code_field(required=False)
 
 

@@ -104,6 +104,28 @@ class InventoryClient:
         given = {k: v for k, v in params.items() if v is not None}
         return self._call("list_cars", CarPage.from_json, "GET", "/api/v1/cars/", params=given)
 
+    def availability(
+        self,
+        *,
+        location: str,
+        pickup_at: datetime,
+        return_at: datetime,
+        vehicle_class: str | None = None,
+        return_location: str | None = None,
+    ) -> dict[str, int]:
+        """How many cars of each class (or of `vehicle_class`) at the branch are free for the window. Raises
+        InventoryRejected (422 `outside_opening_hours`, `location_not_found`, …) as a reserve would."""
+        params = {"location": location, "pickup_at": _rfc3339(pickup_at), "return_at": _rfc3339(return_at)}
+        if vehicle_class is not None:
+            params["vehicle_class"] = vehicle_class
+        if return_location is not None:
+            params["return_location"] = return_location
+
+        def parse(rows: Any) -> dict[str, int]:
+            return {str(row["vehicle_class"]): int(row["available_cars"]) for row in rows}
+
+        return self._call("availability", parse, "GET", "/api/v1/availability/", params=params)
+
     # -- reservations ---------------------------------------------------------------------------------
     def reserve(self, *, reservation_id: UUID | str, car_id: UUID | str) -> Reservation:
         """Hold the car under this reservation id. Replaying the same id for the same car returns the hold.
@@ -251,7 +273,7 @@ class InventoryClient:
             self._observer(operation, time.perf_counter() - started, outcome)
 
     @staticmethod
-    def _decode(response: requests.Response) -> dict[str, Any]:
+    def _decode(response: requests.Response) -> Any:
         try:
             payload = response.json()
         except ValueError:
@@ -259,7 +281,7 @@ class InventoryClient:
         body: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
         status = response.status_code
         if status < 400:
-            if payload is None or not isinstance(payload, dict):
+            if not isinstance(payload, dict | list):  # every answer is an object, but availability's list
                 raise InventoryUnavailable(f"inventory answered {status} without a JSON object", status=status)
             return payload
         code = str(body.get("code", ""))

@@ -130,3 +130,25 @@ def test_availability_refuses_what_it_cannot_answer(anon, branch):
     assert_problem(anon.get(f"/api/v1/availability/?{when}"), 400, "invalid", "location")
     backwards = f"pickup_at={MONDAY.isoformat()}&return_at={MONDAY.isoformat()}".replace("+", "%2B")
     assert_problem(anon.get(f"/api/v1/availability/?location=TLV-AIR&{backwards}"), 422, "return_before_pickup")
+
+
+def test_availability_is_refused_like_a_reserve_when_a_branch_is_closed_and_is_0_under_a_class_minimum(
+    anon, branch, compact
+):
+    branch.opening_hours = {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    branch.save()
+    compact.min_rental_minutes = 180
+    compact.save()
+    CarFactory(vehicle_class=compact, location=branch)
+    url = "/api/v1/availability/?location=TLV-AIR&pickup_at={}&return_at={}"
+    night = anon.get(url.format("2031-03-03T03:00:00%2B02:00", "2031-03-04T10:00:00%2B02:00"))
+    assert_problem(night, 422, "outside_opening_hours")
+    short = anon.get(url.format("2031-03-03T10:00:00%2B02:00", "2031-03-03T12:00:00%2B02:00"))
+    assert short.status_code == 200 and short.json() == [{"vehicle_class": "COMPACT", "available_cars": 0}]
+    long_enough = anon.get(url.format("2031-03-03T10:00:00%2B02:00", "2031-03-03T13:00:00%2B02:00"))
+    assert long_enough.json() == [{"vehicle_class": "COMPACT", "available_cars": 1}]
+    Location.objects.create(code="TLV-CEN", name="Centre", time_zone="Asia/Jerusalem", opening_hours={"mon": []})
+    closed_return = anon.get(
+        url.format("2031-03-03T10:00:00%2B02:00", "2031-03-03T13:00:00%2B02:00") + "&return_location=TLV-CEN"
+    )
+    assert_problem(closed_return, 422, "outside_opening_hours")
