@@ -471,3 +471,23 @@ def test_reassign_to_a_chosen_car_at_the_branch_moves_the_hold_there_or_changes_
         f"/api/v1/reservations/{held.id}/reassign/", {"to_car_id": str(uuid.uuid4())}, format="json"
     )
     assert_problem(elsewhere, 422, "car_not_found")
+
+
+def test_a_window_that_crosses_midnight_in_one_branchs_zone_and_not_in_anothers(compact):
+    """One instant, two wall clocks: 23:30 on a Friday in London is 01:30 on Saturday in Tel Aviv. A late desk open
+    Friday 22:00 → 02:00 takes the pick-up; an office open 08:00 → 20:00 on every day refuses it at the same instant."""
+    london = Location.objects.create(
+        code="LON-LHR", name="Heathrow", time_zone="Europe/London", opening_hours={"fri": [["22:00", "02:00"]]}
+    )
+    every_day = {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    tel_aviv = Location.objects.create(
+        code="TLV-CEN", name="Centre", time_zone="Asia/Jerusalem", opening_hours=every_day
+    )
+    for branch in (london, tel_aviv):
+        CarFactory(vehicle_class=compact, location=branch)
+    friday_night = datetime(2031, 3, 7, 23, 30, tzinfo=UTC)  # London is on GMT in March until the 30th
+    assert friday_night.astimezone(ZoneInfo("Asia/Jerusalem")).strftime("%a %H:%M") == "Sat 01:30"
+    back = friday_night + timedelta(hours=2)  # 01:30 in London, still Friday's night shift
+    assert book("COMPACT", friday_night, back, location="LON-LHR", return_location="LON-LHR").car_id
+    with pytest.raises(errors.OutsideOpeningHours):
+        book("COMPACT", friday_night, back + timedelta(hours=8), location="TLV-CEN")
