@@ -512,9 +512,10 @@ def _snapshot(hold: Reservation) -> dict[str, object]:
 
 def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None = None) -> Rental:
     """The customer takes the car: inventory marks it rented, the rental becomes `active` with the handover's
-    readings. When the booked car is still out (its previous renter is late), the hold moves to another free car
-    of the class first (409 class_unavailable when there is none); with `car_id`, to that car (the front desk's
-    choice). Picking up an active rental again answers it. Inventory down: 503, nothing changed."""
+    readings. When the booked car is still out (its previous renter is late) or out of service, the hold moves to
+    another free car of the class first (409 class_unavailable when there is none); with `car_id`, to that car
+    (the front desk's choice). Picking up an active rental again answers it. Inventory down: 503, nothing
+    changed."""
     rental = selectors.rental_get(rental_id=rental_id)
     if rental.status == RentalStatus.ACTIVE and rental.is_booking:
         return rental
@@ -529,10 +530,13 @@ def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None =
     try:
         hold = _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
     except errors.InventoryRefused as refused:
-        if refused.code != "car_not_returned":
+        # Still out on a late rental, or taken out of service since the booking: another car of the class.
+        if refused.code not in ("car_not_returned", "car_unavailable") or car_id is not None:
             raise
         moved = _call_inventory("pick-up", lambda: client.reassign(rental.id, from_car_id=rental.car_id))
-        log.info("pick-up of rental %s: car %s still out; moved to car %s", rental.id, rental.car_id, moved.car_id)
+        log.info(
+            "pick-up of rental %s: car %s %s; moved to car %s", rental.id, rental.car_id, refused.code, moved.car_id
+        )
         hold = _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
     assert hold is not None
     with transaction.atomic():

@@ -329,3 +329,17 @@ def test_handovers_are_one_per_kind_and_fuel_is_eighths(staff, fleet, customer):
     )
     assert_problem(too_full, 400, "invalid", "fuel_eighths")
     assert not Handover.objects.exists()
+
+
+def test_pick_up_of_a_car_taken_out_of_service_since_the_booking_moves_to_another_car(
+    staff, fleet, customer, inventory
+):
+    booked = book(staff, fleet, customer, soon(5), soon(60 * 24)).json()
+    other = next(car for car in fleet.cars if car != booked["car_id"])
+    changed = inventory.staff_request("PATCH", f"/api/v1/cars/{booked['car_id']}/", {"status": "maintenance"})
+    assert changed.status_code == 200
+    picked = staff.post(
+        f"/api/v1/rentals/{booked['id']}/pick-up/", {"odometer_km": 5, "fuel_eighths": 8}, format="json"
+    )
+    assert picked.status_code == 200 and picked.json()["car_id"] == other
+    assert inventory.car_status(other) == "rented"
