@@ -73,6 +73,9 @@ class Rental(models.Model):
     pickup_location = models.CharField(max_length=32, null=True, blank=True)
     return_location = models.CharField(max_length=32, null=True, blank=True)
     vehicle_class = models.CharField(max_length=32, null=True, blank=True)
+    # Set while a pick-up talks to inventory: a cancel or the no-show sweep leaves the rental alone meanwhile (one
+    # that crashed mid-way lets go after PICKUP_CLAIM_SECONDS).
+    pickup_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     car_model = models.CharField(max_length=100, blank=True, default="", db_default="")
     car_plate = models.CharField(max_length=16, blank=True, default="", db_default="")
 
@@ -229,7 +232,7 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     # When the row is next due; while a relay holds it, the end of that relay's lease.
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(db_default=Now())  # the database's clock, which claims compare with
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)

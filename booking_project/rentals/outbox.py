@@ -68,11 +68,14 @@ class Claim:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def outbox_enqueue_release(*, reservation_id: UUID) -> OutboxMessage:
-    """Queue a release of this reservation. Inside the caller's transaction: the row commits with the change."""
+def outbox_enqueue_release(*, reservation_id: UUID, unless_picked_up: bool = False) -> OutboxMessage:
+    """Queue a release of this reservation. Inside the caller's transaction: the row commits with the change.
+    `unless_picked_up` (a cancel, a no-show): inventory refuses it for a car that has left, and the message is
+    dead, for a person to look at, rather than freeing a car that is out with a customer."""
     if not connection.in_atomic_block:
         raise RuntimeError("an outbox message is written in the transaction of the change that needs it")
-    message = OutboxMessage.objects.create(kind=OutboxKind.RELEASE, reservation_id=reservation_id)
+    payload = {"unless_picked_up": True} if unless_picked_up else {}
+    message = OutboxMessage.objects.create(kind=OutboxKind.RELEASE, reservation_id=reservation_id, payload=payload)
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # sent at commit: wakes a listening relay at once
     return message
@@ -138,7 +141,9 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
     if connection.in_atomic_block:
         raise RuntimeError("no database transaction may stay open across a call to inventory")
     assert claim.kind == OutboxKind.RELEASE
-    readings = {name: claim.payload[name] for name in ("odometer_km", "location") if name in claim.payload}
+    readings = {
+        name: claim.payload[name] for name in ("odometer_km", "location", "unless_picked_up") if name in claim.payload
+    }
     try:
         (client or inventory_client()).release(claim.reservation_id, **readings)
     except ReservationNotFound:

@@ -105,10 +105,11 @@ def _unowned(holds: Iterable[Reservation]) -> list[Reservation]:
     """The holds of this page no rental owns, read without locks: one query for the rentals, one for releases."""
     candidates = {hold.id: hold for hold in holds}
     owned = set(Rental.objects.filter(id__in=candidates, status__in=_HOLDING).values_list("id", flat=True))
+    # A release pending, or dead (inventory refused it: a person looks at it, with its readings): not ours to redo.
     on_their_way = set(
-        OutboxMessage.objects.filter(reservation_id__in=candidates, status=OutboxStatus.PENDING).values_list(
-            "reservation_id", flat=True
-        )
+        OutboxMessage.objects.filter(
+            reservation_id__in=candidates, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
+        ).values_list("reservation_id", flat=True)
     )
     return [hold for hold_id, hold in candidates.items() if hold_id not in owned and hold_id not in on_their_way]
 
@@ -120,7 +121,9 @@ def _release_if_unowned(reservation_id: UUID) -> str | None:
     rental = Rental.objects.select_for_update().filter(id=reservation_id).first()
     if rental is not None and rental.status in _HOLDING:
         return None
-    if OutboxMessage.objects.filter(reservation_id=reservation_id, status=OutboxStatus.PENDING).exists():
+    if OutboxMessage.objects.filter(
+        reservation_id=reservation_id, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
+    ).exists():
         return None
     outbox_enqueue_release(reservation_id=reservation_id)
     return "missing" if rental is None else rental.status

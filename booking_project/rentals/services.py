@@ -25,6 +25,7 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -41,6 +42,7 @@ from drivenow_contracts import (
     NotStarted,
     Reservation,
     ReservationConflict,
+    ReservationNotFound,
 )
 
 from . import errors, metrics, selectors, statements
@@ -504,10 +506,22 @@ def _call_inventory(what: str, call):  # type: ignore[no-untyped-def]
         raise errors.RentalClassUnavailable(exc.detail) from exc
     except (CarNotReturned, NotStarted, ExtensionConflict, CarUnavailable, CarNotFound, InventoryRejected) as exc:
         raise _inventory_refused(exc) from exc
+    except (ReservationConflict, ReservationNotFound) as exc:
+        # The hold changed under this call (released by a cancel, moved by a reassign): the caller's view of the
+        # rental is out of date. 409, with inventory's code; a look at the rental says what happened.
+        raise errors.InventoryRefused(status=409, code=exc.code.value, detail=exc.detail) from exc
 
 
 def _snapshot(hold: Reservation) -> dict[str, object]:
     return {"car_id": hold.car_id, "car_model": hold.car_model or "", "car_plate": hold.car_plate or ""}
+
+
+# How long a pick-up's claim keeps a cancel and the no-show sweep away: far longer than its calls to inventory.
+PICKUP_CLAIM_SECONDS = 120
+
+
+def _unclaimed() -> Q:
+    return Q(pickup_claimed_at__isnull=True) | Q(pickup_claimed_at__lt=Now() - timedelta(seconds=PICKUP_CLAIM_SECONDS))
 
 
 def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None = None) -> Rental:
@@ -515,50 +529,73 @@ def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None =
     readings. When the booked car is still out (its previous renter is late) or out of service, the hold moves to
     another free car of the class first (409 class_unavailable when there is none); with `car_id`, to that car
     (the front desk's choice). Picking up an active rental again answers it. Inventory down: 503, nothing
-    changed."""
+    changed.
+
+    The rental is claimed first (`pickup_claimed_at`, one conditional UPDATE): while inventory hands the car
+    over, a cancel or the no-show sweep leaves it alone, so a car that has left is never released behind its
+    customer's back."""
     rental = selectors.rental_get(rental_id=rental_id)
     if rental.status == RentalStatus.ACTIVE and rental.is_booking:
         return rental
-    if rental.status != RentalStatus.RESERVED:
-        raise errors.RentalNotReserved(f"The rental is {rental.status}; only a reserved one is picked up.")
+    if (
+        not Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED)
+        .filter(_unclaimed())
+        .update(pickup_claimed_at=Now())
+    ):
+        current = Rental.objects.get(id=rental.id)
+        if current.status == RentalStatus.ACTIVE and current.is_booking:
+            return selectors.rental_get(rental_id=rental.id)
+        if current.status == RentalStatus.RESERVED:
+            raise errors.RentalNotReserved("This rental is being picked up at this moment.")
+        raise errors.RentalNotReserved(f"The rental is {current.status}; only a reserved one is picked up.")
+    try:
+        hold = _hand_over(rental, readings, car_id)
+    except BaseException:
+        Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED).update(pickup_claimed_at=None)
+        raise
+    with transaction.atomic():
+        updated = Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED).update(
+            status=RentalStatus.ACTIVE,
+            started_at=hold.picked_up_at or timezone.now(),
+            pickup_claimed_at=None,
+            updated_at=Now(),
+            **_snapshot(hold),
+        )
+        if not updated:  # only a claim left to go stale (this request stalled for minutes) lets this happen
+            raise errors.RentalNotReserved("The rental changed while its car was handed over; a person must look.")
+        Handover.objects.create(
+            rental_id=rental.id,
+            kind=HandoverKind.OUT,
+            odometer_km=readings.odometer_km,
+            fuel_eighths=readings.fuel_eighths,
+            damage=readings.damage,
+            location=rental.pickup_location,
+            staff_user=readings.staff_user,
+        )
+    transaction.on_commit(metrics.rental_started)
+    return selectors.rental_get(rental_id=rental.id)
+
+
+def _hand_over(rental: Rental, readings: Readings, car_id: UUID | None) -> Reservation:
+    """Inventory's half of a pick-up: the chosen car first (when the desk chose one), then the pick-up itself;
+    a booked car still out, or out of service, makes way for another of the class."""
     client = inventory_client()
-    hold: Reservation | None = None
     if car_id is not None and car_id != rental.car_id:
-        hold = _call_inventory(
+        moved = _call_inventory(
             "pick-up", lambda: client.reassign(rental.id, from_car_id=rental.car_id, to_car_id=car_id)
         )
+        if moved.car_id != car_id:  # moved elsewhere meanwhile (the relay's reassign ahead): not the desk's choice
+            detail = "The booking moved to another car meanwhile; look again."
+            raise errors.InventoryRefused(status=409, code="reservation_conflict", detail=detail)
     try:
-        hold = _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
+        return _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
     except errors.InventoryRefused as refused:
         # Still out on a late rental, or taken out of service since the booking: another car of the class.
         if refused.code not in ("car_not_returned", "car_unavailable") or car_id is not None:
             raise
         moved = _call_inventory("pick-up", lambda: client.reassign(rental.id, from_car_id=rental.car_id))
-        log.info(
-            "pick-up of rental %s: car %s %s; moved to car %s", rental.id, rental.car_id, refused.code, moved.car_id
-        )
-        hold = _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
-    assert hold is not None
-    with transaction.atomic():
-        updated = Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED).update(
-            status=RentalStatus.ACTIVE,
-            started_at=hold.picked_up_at or timezone.now(),
-            updated_at=Now(),
-            **_snapshot(hold),
-        )
-        if updated:
-            Handover.objects.create(
-                rental_id=rental.id,
-                kind=HandoverKind.OUT,
-                odometer_km=readings.odometer_km,
-                fuel_eighths=readings.fuel_eighths,
-                damage=readings.damage,
-                location=rental.pickup_location,
-                staff_user=readings.staff_user,
-            )
-    if updated:
-        transaction.on_commit(metrics.rental_started)
-    return selectors.rental_get(rental_id=rental.id)
+        log.info("pick-up of rental %s: car %s %s; moved to %s", rental.id, rental.car_id, refused.code, moved.car_id)
+        return _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
 
 
 def rental_cancel(*, rental_id: UUID) -> Rental:
@@ -568,14 +605,18 @@ def rental_cancel(*, rental_id: UUID) -> Rental:
     if rental.status == RentalStatus.CANCELLED:
         return rental
     with transaction.atomic():
-        if not Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED).update(
-            status=RentalStatus.CANCELLED, updated_at=Now()
+        if (
+            not Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED)
+            .filter(_unclaimed())
+            .update(status=RentalStatus.CANCELLED, updated_at=Now())
         ):
             current = Rental.objects.get(id=rental.id).status
             if current == RentalStatus.CANCELLED:
                 return selectors.rental_get(rental_id=rental.id)
+            if current == RentalStatus.RESERVED:
+                raise errors.RentalNotReserved("The car is being handed over at this moment; it cannot be cancelled.")
             raise errors.RentalNotReserved(f"The rental is {current}; only a reserved one can be cancelled.")
-        message = outbox_enqueue_release(reservation_id=rental.id)
+        message = outbox_enqueue_release(reservation_id=rental.id, unless_picked_up=True)
     metrics.rental_closed("cancelled")
     _deliver_queued_now(message.id, rental.id)
     return selectors.rental_get(rental_id=rental.id)
@@ -619,12 +660,13 @@ def rental_sweep_no_shows(*, grace: timedelta, limit: int = 100) -> int:
         late = list(
             Rental.objects.select_for_update(skip_locked=True)
             .filter(status=RentalStatus.RESERVED, pickup_at__lte=Now() - grace)
+            .filter(_unclaimed())
             .order_by("pickup_at")[:limit]
         )
         for rental in late:
             rental.status, rental.updated_at = RentalStatus.NO_SHOW, Now()
             rental.save(update_fields=["status", "updated_at"])
-            outbox_enqueue_release(reservation_id=rental.id)
+            outbox_enqueue_release(reservation_id=rental.id, unless_picked_up=True)
             log.info("no-show: rental %s (car %s) was not picked up; its hold is released", rental.id, rental.car_id)
     for _ in late:
         metrics.rental_closed("no_show")

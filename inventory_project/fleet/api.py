@@ -414,7 +414,10 @@ class ReservationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                 "`reservation_not_found`: inventory never held this id. The id is spent all the same: a reserve "
                 "with it that arrives later is refused (409 `reservation_conflict`)."
             ),
-            409: problem_docs("`odometer_decrease`: the car's odometer reads more"),
+            409: problem_docs(
+                "`odometer_decrease` (the car's odometer reads more), or `reservation_conflict` (`unless_picked_up` "
+                "and the car was picked up)"
+            ),
             422: problem_docs("`location_not_found`: no branch has this code"),
         },
     )

@@ -209,6 +209,10 @@ class ReassignInput(serializers.Serializer):
 class ReleaseInput(serializers.Serializer):
     odometer_km = StrictIntegerField(min_value=0, max_value=ODOMETER_MAX_KM, required=False)
     location = code_field(required=False, help_text="Where the car came back (a one-way return moves it).")
+    unless_picked_up = serializers.BooleanField(
+        required=False,
+        help_text="A cancel's or no-show's release: refuse (409 reservation_conflict) if the car was picked up.",
+    )
 
 
 class BlockInput(serializers.Serializer):

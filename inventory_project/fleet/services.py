@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 
 from . import errors, metrics, selectors, statements
@@ -302,6 +302,10 @@ def reservation_create(
             raise
         return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
     if car is None:
+        # The original of a retried request may have taken the last car meanwhile: then this is its replay.
+        existing = Reservation.objects.filter(id=reservation_id).first()
+        if existing is not None:
+            return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
         metrics.reservation_outcome("unavailable")
         raise unavailable()
     metrics.reservation_outcome("created")
@@ -331,21 +335,28 @@ _CANDIDATES_PER_ROUND = 8
 _ROUNDS = 16
 
 
-def _hold_a_free_car(hold: Reservation, cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> Car | None:
+def _hold_a_free_car(
+    hold: Reservation, cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime, move: bool = False
+) -> Car | None:
     """Put `hold` on the best-fitting car of `cars` free for the window, and return that car (None: none is).
+    `move`: the hold exists (a reassign) and is moved there in place — its row updated, never deleted, so a
+    pick-up or extend waiting on its lock finds it afterwards.
 
-    No check-then-act: the candidates are read with the availability predicate and locked `FOR UPDATE SKIP
-    LOCKED` (concurrent reservers spread over different cars instead of queueing on one), and the hold is
-    inserted under the lock; should a hold committed meanwhile overlap, the exclusion constraint refuses it and
-    the next candidate is tried. When every free car is locked by someone else, wait for the best one's lock and
-    look again: those transactions may yet fail and leave their car free. A primary key violation (this id) is
-    the caller's to answer."""
+    No check-then-act: the candidates are read with the availability predicate and locked `FOR NO KEY UPDATE
+    SKIP LOCKED` (concurrent reservers spread over different cars instead of queueing on one; NO KEY, so the
+    foreign-key checks of a block or a hold committing on that car do not wait for it), and the hold is written
+    under the lock; should a hold committed meanwhile overlap, the exclusion constraint refuses it and the next
+    candidate is tried. When every free car is locked by someone else, wait for the best one's lock and look
+    again: those transactions may yet fail and leave their car free. A primary key violation (this id) is the
+    caller's to answer."""
     free = selectors.best_fit(
         selectors.cars_free_during(cars, starts_at=starts_at, ends_at=ends_at), starts_at=starts_at, ends_at=ends_at
     ).select_related("vehicle_class")
     for _ in range(_ROUNDS):
         with transaction.atomic():
-            candidates = list(free.select_for_update(skip_locked=True, of=("self",))[:_CANDIDATES_PER_ROUND])
+            candidates = list(
+                free.select_for_update(skip_locked=True, no_key=True, of=("self",))[:_CANDIDATES_PER_ROUND]
+            )
             for car in candidates:
                 hold.car = car
                 hold.vehicle_class = hold.vehicle_class or car.vehicle_class
@@ -354,19 +365,32 @@ def _hold_a_free_car(hold: Reservation, cars: QuerySet[Car], *, starts_at: datet
                 hold.period = (starts_at, ends_at + _turnaround(car))
                 try:
                     with transaction.atomic():
-                        hold.save(force_insert=True)
+                        if move:
+                            hold.save(update_fields=["car", "vehicle_class", "location", "return_location", "period"])
+                        else:
+                            hold.save(force_insert=True)
                     return car
                 except IntegrityError as exc:
                     if _constraint_of(exc) != "reservation_no_overlap":
                         raise
+                except OperationalError as exc:
+                    if _sqlstate(exc) != DEADLOCK:
+                        raise  # a deadlock on this car (another writer's insert): the next one may do
             if candidates:
                 continue  # every one was taken meanwhile: read the free cars again
             busy = free.first()
             if busy is None:
                 return None
             # Free by the last commit, but locked by a transaction still deciding: wait for it, then look again.
-            list(Car.objects.filter(id=busy.id).select_for_update(of=("self",)))
+            list(Car.objects.filter(id=busy.id).select_for_update(no_key=True, of=("self",)))
     return None
+
+
+DEADLOCK = "40P01"
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
 
 
 def _turnaround(car: Car) -> timedelta:
@@ -464,7 +488,11 @@ def _replay(existing: Reservation, car_id: UUID) -> Reservation:
 
 
 def reservation_release(
-    *, reservation_id: UUID, odometer_km: int | None = None, location: str | None = None
+    *,
+    reservation_id: UUID,
+    odometer_km: int | None = None,
+    location: str | None = None,
+    unless_picked_up: bool = False,
 ) -> Reservation:
     """End the hold and, when its car was picked up, free the car — with the odometer read at the return and at
     the return branch (a one-way return moves the car). Releasing twice is a no-op that returns the released
@@ -472,13 +500,17 @@ def reservation_release(
 
     An id inventory never held is spent all the same (a tombstone is stored) and answered ReservationNotFound:
     a reserve with that id arriving later — a request that stalled on the way — is refused, so it can never
-    hold a car for a rental that has already failed."""
+    hold a car for a rental that has already failed.
+
+    `unless_picked_up` (a cancel, a no-show): a hold whose car has left is not released — 409 reservation_conflict,
+    for a person to look at — since the car is out with a customer whatever the caller believes."""
     branch = _location_named(location)
     params = {
         **statements.PARAMS,
         "id": reservation_id,
         "odometer_km": odometer_km,
         "location_id": branch.id if branch else None,
+        "unless_picked_up": unless_picked_up,
     }
     for _ in range(3):
         try:
@@ -497,6 +529,14 @@ def reservation_release(
         existing = selectors.with_codes(Reservation.objects.filter(id=reservation_id)).first()
         if existing is not None and existing.kind == HoldKind.BLOCK:
             raise errors.ReservationNotFound()  # a block is staff's: DELETE /cars/{id}/blocks/{block_id}/
+        if (
+            unless_picked_up
+            and existing is not None
+            and existing.state == ReservationState.ACTIVE
+            and existing.picked_up_at is not None
+        ):
+            metrics.release_outcome("refused_picked_up")
+            raise errors.ReservationConflict("The car was picked up for this hold: it is released at its return.")
         if existing is not None and existing.state == ReservationState.RELEASED:
             if existing.is_tombstone:
                 metrics.release_outcome("tombstone")
@@ -512,14 +552,17 @@ _SPENT = "No reservation with this id; the id is now spent and can never hold a 
 
 def _rental_hold_for_update(reservation_id: UUID) -> Reservation:
     """The booking service's active hold, its row locked; released is a conflict, a tombstone or block not found."""
+    # The lock is taken on the hold's row alone, no join: a join's other row (its car) would be the one of this
+    # statement's snapshot, and a hold moved meanwhile (a reassign that committed while this waited) would then
+    # no longer match it and look gone.
     hold = (
-        Reservation.objects.select_for_update(of=("self",))
-        .select_related("car__vehicle_class")
+        Reservation.objects.select_for_update()
         .filter(id=reservation_id, kind=HoldKind.RENTAL, car__isnull=False)
         .first()
     )
     if hold is None:
         raise errors.ReservationNotFound()
+    hold.car = Car.objects.select_related("vehicle_class").get(id=hold.car_id)
     if hold.state == ReservationState.RELEASED:
         raise errors.ReservationConflict("This hold was released.")
     return hold
@@ -625,20 +668,8 @@ def reservation_reassign(
             raise errors.ReservedCarNotFound("No car with this id at the hold's branch.")
     else:
         cars = Car.objects.filter(vehicle_class_id=booked_class, location_id=branch).exclude(id=hold.car_id)
-    moved = Reservation(
-        id=hold.id,
-        kind=hold.kind,
-        state=hold.state,
-        ends_at=hold.ends_at,
-        vehicle_class_id=hold.vehicle_class_id,
-        location_id=hold.location_id,
-        return_location_id=hold.return_location_id,
-        created_at=hold.created_at,
-    )
-    # The hold keeps its id: take it off the old car first (inside this transaction: undone if no car is free),
-    # then put it on the best candidate for the rest of its window.
-    Reservation.objects.filter(id=hold.id).delete()
-    if _hold_a_free_car(moved, cars, starts_at=starts_at, ends_at=hold.ends_at) is None:
+    # Moved in place: a pick-up or extend waiting on the hold's lock finds it, on its new car, once this commits.
+    if _hold_a_free_car(hold, cars, starts_at=starts_at, ends_at=hold.ends_at, move=True) is None:
         if to_car_id is not None:
             raise errors.CarUnavailable("That car is not free for the rest of the window.")
         raise errors.ClassUnavailable("No other car of this class at this branch is free for the rest of the window.")
@@ -650,7 +681,15 @@ def block_create(*, car_id: UUID, starts_at: datetime, ends_at: datetime, reason
     exclusion constraint, so it cannot overlap a booking and no booking can overlap it. 409 car_unavailable."""
     if ends_at <= starts_at:
         raise errors.ReturnBeforePickup("A block must end after it starts.")
-    car = selectors.car_get(car_id=car_id)
+    selectors.car_get(car_id=car_id)
+    with transaction.atomic():
+        # The car's lock first, as a reserve takes it: the two queue on it instead of deadlocking on each other's
+        # insert (each waiting in the exclusion check for the other).
+        car = Car.objects.select_for_update(no_key=True, of=("self",)).select_related("location").get(id=car_id)
+        return _block_insert(car, starts_at, ends_at, reason)
+
+
+def _block_insert(car: Car, starts_at: datetime, ends_at: datetime, reason: str) -> Reservation:
     if car.status == CarStatus.RETIRED:
         raise errors.CarUnavailable("The car is retired.")
     block = Reservation(

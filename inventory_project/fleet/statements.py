@@ -54,13 +54,16 @@ _RELEASED_END = f"""(greatest(lower(period), statement_timestamp()) + CASE WHEN 
 # reserve of this id still in flight makes the tombstone's INSERT wait for it: once it commits, nothing is
 # returned and the caller runs this again, which then ends that hold. Locks the hold's row, then the car's — the
 # other order from taking a car, which cannot deadlock with it: taking locks only an available car, and this
-# locks only a rented one (the hold's car was picked up).
+# locks only a rented one (the hold's car was picked up). The car is freed by the hold's pick-up, not by the
+# status this statement's snapshot saw: a pick-up that committed while this waited for the hold's lock has made
+# the car rented after that snapshot was taken, and the UPDATE then follows the car's newest row.
 RESERVATION_RELEASE = f"""WITH released AS (
     UPDATE {_RESERVATION} AS hold
     SET state = %(released)s,
         period = tstzrange(lower(period), {_RELEASED_END},
                            CASE WHEN {_RELEASED_END} > lower(period) THEN '[)' ELSE '[]' END)
     WHERE id = %(id)s AND state = %(active)s AND kind = %(rental)s
+      AND (NOT %(unless_picked_up)s OR picked_up_at IS NULL)
     RETURNING {_COLUMNS}
 ), freed AS (
     UPDATE {_CAR} AS car
@@ -68,7 +71,7 @@ RESERVATION_RELEASE = f"""WITH released AS (
         odometer_km = coalesce(%(odometer_km)s, car.odometer_km),
         location_id = coalesce(%(location_id)s, car.location_id)
     FROM released
-    WHERE car.id = released.car_id AND released.picked_up_at IS NOT NULL AND car.status = %(rented)s
+    WHERE car.id = released.car_id AND released.picked_up_at IS NOT NULL
 ), tombstone AS (
     INSERT INTO {_RESERVATION} ({_COLUMNS})
     SELECT %(id)s, %(rental)s, NULL, tstzrange(statement_timestamp(), statement_timestamp(), '[]'),
@@ -91,4 +94,6 @@ PARAMS = {
     # a release's readings, when it has them
     "odometer_km": None,
     "location_id": None,
+    # a cancel's or a no-show's release: never for a car that has left
+    "unless_picked_up": False,
 }

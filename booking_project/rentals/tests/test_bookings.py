@@ -343,3 +343,42 @@ def test_pick_up_of_a_car_taken_out_of_service_since_the_booking_moves_to_anothe
     )
     assert picked.status_code == 200 and picked.json()["car_id"] == other
     assert inventory.car_status(other) == "rented"
+
+
+def test_a_pick_up_in_progress_keeps_a_cancel_and_the_no_show_sweep_away_until_its_claim_goes_stale(
+    staff, fleet, customer, inventory
+):
+    booked = book(staff, fleet, customer, soon(5), soon(60 * 24)).json()
+    Rental.objects.filter(id=booked["id"]).update(
+        pickup_claimed_at=timezone.now(), pickup_at=timezone.now() - timedelta(hours=2)
+    )  # the desk is handing the car over right now, two hours late
+    assert_problem(staff.post(f"/api/v1/rentals/{booked['id']}/cancel/", format="json"), 409, "rental_not_reserved")
+    assert services.rental_sweep_no_shows(grace=timedelta(minutes=60)) == 0
+    assert Rental.objects.get(id=booked["id"]).status == RentalStatus.RESERVED
+    Rental.objects.filter(id=booked["id"]).update(pickup_claimed_at=timezone.now() - timedelta(minutes=10))
+    assert services.rental_sweep_no_shows(grace=timedelta(minutes=60)) == 1  # a claim left by a crash lets go
+
+
+def test_a_cancel_never_frees_a_car_that_inventory_handed_over(staff, fleet, customer, inventory):
+    """Inventory picked the car up but booking never heard (the answer was lost): booking still says reserved. The
+    cancel's release says `unless_picked_up`, so inventory refuses it; the message is dead, for a person."""
+    booked = book(staff, fleet, customer, soon(5), soon(60 * 24)).json()
+    inventory.client().pick_up(booked["id"])
+    cancelled = staff.post(f"/api/v1/rentals/{booked['id']}/cancel/", format="json")
+    assert cancelled.status_code == 200
+    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+    OutboxRelay(RelaySettings.from_settings()).deliver_due()
+    message = OutboxMessage.objects.get(reservation_id=booked["id"])
+    assert message.status == OutboxStatus.DEAD and "reservation_conflict" in message.last_error
+    assert inventory.car_status(booked["car_id"]) == "rented" and inventory.reservation_state(booked["id"]) == "active"
+
+
+def test_a_pick_up_of_a_hold_released_behind_bookings_back_is_a_409_not_a_crash(staff, fleet, customer, inventory):
+    booked = book(staff, fleet, customer, soon(5), soon(60 * 24)).json()
+    inventory.client().release(booked["id"])
+    refused = staff.post(
+        f"/api/v1/rentals/{booked['id']}/pick-up/", {"odometer_km": 1, "fuel_eighths": 8}, format="json"
+    )
+    assert_problem(refused, 409, "reservation_conflict")
+    rental = Rental.objects.get(id=booked["id"])
+    assert rental.status == RentalStatus.RESERVED and rental.pickup_claimed_at is None  # the claim is let go

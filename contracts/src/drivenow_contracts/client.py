@@ -216,15 +216,21 @@ class InventoryClient:
         return self._call("list_reservations", ReservationPage.from_json, "GET", "/api/v1/reservations/", params=given)
 
     def release(
-        self, reservation_id: UUID | str, *, odometer_km: int | None = None, location: str | None = None
+        self,
+        reservation_id: UUID | str,
+        *,
+        odometer_km: int | None = None,
+        location: str | None = None,
+        unless_picked_up: bool = False,
     ) -> Reservation:
         """Release the hold; releasing an already released reservation succeeds. A picked-up car comes back with
         its odometer reading and at `location` (a one-way return moves it).
 
         Raises ReservationNotFound when inventory never held this id — which spends the id all the same: a reserve
-        with it that arrives later is refused with ReservationConflict."""
+        with it that arrives later is refused with ReservationConflict. `unless_picked_up` (a cancel, a no-show):
+        ReservationConflict instead of releasing a hold whose car has left."""
         path = f"/api/v1/reservations/{reservation_id}/release/"
-        body: dict[str, Any] = {}
+        body: dict[str, Any] = {"unless_picked_up": True} if unless_picked_up else {}
         if odometer_km is not None:
             body["odometer_km"] = odometer_km
         if location is not None:

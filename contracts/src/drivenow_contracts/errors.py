@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     THROTTLED = "throttled"
     REQUEST_TOO_LARGE = "request_too_large"
     DATABASE_UNAVAILABLE = "database_unavailable"
+    CONCURRENT_UPDATE = "concurrent_update"  # a deadlock or serialization failure: try again at once
     INTERNAL_ERROR = "internal_error"
     # answered by the gateway when no instance of a service could answer
     BAD_GATEWAY = "bad_gateway"

@@ -109,6 +109,10 @@ def _render(response: Response, context: dict[str, Any]) -> Response:
     return response
 
 
+# deadlock_detected, serialization_failure: the transaction was rolled back whole; the same request may succeed.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: domain errors, DRF errors, Django errors and database outages as problem+json."""
     request = context.get("request")
@@ -117,6 +121,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, DomainError):
         body = problem(exc.http_status, exc.code, exc.detail, instance=instance)
         return _render(Response(body, status=exc.http_status), context)
+    if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        # Two requests on one row at once, and PostgreSQL chose this one to give way: nothing was written.
+        log.warning("transaction rolled back by PostgreSQL (%s); answered 503", exc.__cause__.sqlstate)  # type: ignore[union-attr]
+        body = problem(503, ErrorCode.CONCURRENT_UPDATE, "Another request changed the same data; try again.")
+        return _render(Response(body, status=503, headers={"Retry-After": "1"}), context)
     if isinstance(exc, (OperationalError, InterfaceError)):
         log.error("database unavailable: %s", exc.__class__.__name__)
         body = problem(503, ErrorCode.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.")

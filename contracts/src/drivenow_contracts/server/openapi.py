@@ -66,7 +66,11 @@ STANDARD_ANSWERS: dict[str, tuple[str, str]] = {
     "415": ("body", "`unsupported_media_type`: send `application/json`."),
     "429": ("always", "`throttled`: too many requests; `Retry-After` says when to come back."),
     "431": ("always", "`bad_request`: a header, or all of them together, is over the server's limit."),
-    "503": ("always", "`database_unavailable`: the service's database is unreachable; retry after `Retry-After`."),
+    "503": (
+        "always",
+        "`database_unavailable` (the database is unreachable) or `concurrent_update` (PostgreSQL rolled this "
+        "request back for another on the same row; nothing was written); retry after `Retry-After`.",
+    ),
 }
 
 
