@@ -5,11 +5,11 @@
 #   ./deploy/loadtest/bench.sh                 # 16 clients, 30 s per scenario
 #   DN_BENCH_USERS=32 DN_BENCH_DURATION=60 DN_BENCH_CARS=20000 ./deploy/loadtest/bench.sh
 #   DN_BENCH_PROFILE="rent_return browse" ./deploy/loadtest/bench.sh   # + py-spy profiles of both services
-#   DN_BENCH_HOLDS=50000                       # holds over the next year
+#   DN_BENCH_HOLDS="10000 50000 200000"        # hold counts loaded in turn, query plans taken at each; the last stays
 #   DN_BENCH_SCENARIOS="availability booking"  # some of: ceiling rent_return contention browse availability
 #                                              # reserve_class booking
 # The first DN_BENCH_WALK_IN_CARS cars (a fifth of the fleet by default) have no class and no holds: the walk-in
-# fleet of rent/return and contention. Results (CSVs, logs, summary.json) stay in the work
+# fleet of rent/return and contention. Results (CSVs, logs, plans-<holds>.txt, summary.json) stay in the work
 # directory it prints.
 source "$(dirname "${BASH_SOURCE[0]}")/../local/lib.sh"
 
@@ -17,7 +17,7 @@ users="${DN_BENCH_USERS:-16}"
 duration="${DN_BENCH_DURATION:-30}"
 cars="${DN_BENCH_CARS:-10000}"
 walk_in_cars="${DN_BENCH_WALK_IN_CARS:-$((cars / 5))}"
-holds="${DN_BENCH_HOLDS:-200000}"
+holds="${DN_BENCH_HOLDS:-10000 200000}"
 contended="${DN_BENCH_CONTENDED_CARS:-4}"
 scenarios="${DN_BENCH_SCENARIOS:-ceiling rent_return contention browse availability reserve_class booking}"
 here="$DN_ROOT/deploy/loadtest"
@@ -77,9 +77,14 @@ vacuum() {
   "$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d "$1" -qc "VACUUM (ANALYZE)" || dn_die "VACUUM failed"
 }
 vacuum bench_booking
-dn_log "loading $holds holds over the next year"
-(cd "$DN_ROOT/inventory_project" && python manage.py seed_holds --holds "$holds" >/dev/null) || dn_die "seed_holds failed"
-vacuum bench_inventory
+# Holds over the next year, one count after the other (each replaces the last), and the query plans of
+# availability and of a reserve by class at each (plans-<holds>.txt): the GiST index used, and the cost per count.
+for n in $holds; do
+  dn_log "loading $n holds over the next year; query plans"
+  (cd "$DN_ROOT/inventory_project" && python manage.py seed_holds --holds "$n" >/dev/null) || dn_die "seed_holds failed"
+  vacuum bench_inventory
+  (cd "$DN_ROOT/inventory_project" && python "$here/plans.py" "$work" "$n" >/dev/null) || dn_die "plans.py failed"
+done
 "$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d bench_inventory -Atc \
   "SELECT id FROM fleet_car WHERE status = 'available' ORDER BY plate" >"$work/cars.txt"
 "$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d bench_inventory -Atc \

@@ -1,6 +1,8 @@
-"""Summarise one bench run: a line per scenario from the Locust run's tally (statuses, exact latencies) and CPU.
+"""Summarise one bench run: a line per scenario from the Locust run's tally (statuses, exact latencies) and CPU,
+the query plans at each hold count (plans.py), and the audit.
 
-usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.json, <scenario>.time, audit.json)
+usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.json, <scenario>.time, audit.json,
+plans-<holds>.json)
 """
 
 from __future__ import annotations
@@ -78,6 +80,25 @@ def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
     }
 
 
+def plan_lines(work: Path) -> dict[str, dict[str, object]]:
+    """One line per query and hold count from plans-<holds>.json: median and slowest execution over the windows,
+    and whether the exclusion constraint's GiST index or a sequential scan read the holds."""
+    plans = {
+        path.stem.removeprefix("plans-"): json.loads(path.read_text())
+        for path in sorted(work.glob("plans-*.json"), key=lambda p: (len(p.stem), p.stem))
+    }
+    for label, plan in plans.items():
+        for query, found in plan.items():
+            if query == "runs" or not isinstance(found, dict):
+                continue
+            print(
+                f"plan {label:>7} holds  {query:<26} p50 {found['execution_ms_p50']:6.2f} ms  "
+                f"max {found['execution_ms_max']:6.2f} ms  GiST {'yes' if found['gist_used'] else 'NO '}  "
+                f"seq scan of holds {'YES' if found['seq_scan_of_holds'] else 'no'}"
+            )
+    return {label: {k: v for k, v in plan.items() if k != "runs"} for label, plan in plans.items()}
+
+
 def main(work: Path, duration: float, users: int) -> int:
     lines = {name: scenario_line(work, name, duration) for name in SCENARIOS if (work / f"{name}.status.json").exists()}
     audit = json.loads((work / "audit.json").read_text())
@@ -110,6 +131,7 @@ def main(work: Path, duration: float, users: int) -> int:
     ratios = {name: line["rps"] / ceiling for name, line in lines.items() if ceiling and name != "ceiling"}
     if ratios:
         print("÷ ceiling    " + "  ".join(f"{name} {share:.1%}" for name, share in ratios.items()) + " (requests/s)")
+    plans = plan_lines(work)
     print(
         f"audit        double bookings {audit['double_bookings']} (must be 0), cars held without a rental "
         f"{audit['held_without_active_rental']} (must be 0; {audit.get('bench_holds_active', 0)} bench holds "
@@ -143,6 +165,7 @@ def main(work: Path, duration: float, users: int) -> int:
                 "ceiling_rps": ceiling,
                 "ratio": ratio,
                 "ratios": ratios,
+                "plans": plans,
                 "audit": audit,
                 "checks": checks,
             },
