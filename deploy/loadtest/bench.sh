@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# DriveNow load test: production settings on a fresh throwaway database, a 10,000-car fleet, then Locust
-# (headless) runs each scenario for a fixed time with a fixed number of clients and prints one line per scenario.
+# DriveNow load test: production settings on a fresh throwaway database, a 10,000-car fleet with 200,000 holds
+# over the next year, then Locust (headless) runs each scenario for a fixed time with a fixed number of clients and
+# prints one line per scenario.
 #   ./deploy/loadtest/bench.sh                 # 16 clients, 30 s per scenario
 #   DN_BENCH_USERS=32 DN_BENCH_DURATION=60 DN_BENCH_CARS=20000 ./deploy/loadtest/bench.sh
 #   DN_BENCH_PROFILE="rent_return browse" ./deploy/loadtest/bench.sh   # + py-spy profiles of both services
-# Results (CSVs, logs, summary.json) stay in the work directory it prints.
+#   DN_BENCH_HOLDS="10000 50000 200000"        # hold counts loaded in turn, query plans taken at each; the last stays
+#   DN_BENCH_SCENARIOS="availability booking"  # some of: ceiling rent_return contention browse availability
+#                                              # reserve_class booking
+# The first DN_BENCH_WALK_IN_CARS cars (a fifth of the fleet by default) have no class and no holds: the walk-in
+# fleet of rent/return and contention. Results (CSVs, logs, plans-<holds>.txt, summary.json) stay in the work
+# directory it prints.
 source "$(dirname "${BASH_SOURCE[0]}")/../local/lib.sh"
 
 users="${DN_BENCH_USERS:-16}"
 duration="${DN_BENCH_DURATION:-30}"
 cars="${DN_BENCH_CARS:-10000}"
+walk_in_cars="${DN_BENCH_WALK_IN_CARS:-$((cars / 5))}"
+holds="${DN_BENCH_HOLDS:-10000 200000}"
 contended="${DN_BENCH_CONTENDED_CARS:-4}"
-scenarios="${DN_BENCH_SCENARIOS:-ceiling rent_return contention browse}"
+scenarios="${DN_BENCH_SCENARIOS:-ceiling rent_return contention browse availability reserve_class booking}"
 here="$DN_ROOT/deploy/loadtest"
 
 dn_venv
@@ -52,20 +60,36 @@ export GUNICORN_ACCESSLOG=  # an access line per request costs CPU the servers n
 export DJANGO_THROTTLE_ANON=off DJANGO_THROTTLE_USER=off
 unset PROMETHEUS_MULTIPROC_DIR
 
-dn_log "preparing databases and a fleet of $cars cars"
+# The reconciler pages through every active hold (the seeded ones too) every few minutes: a job of its own, not
+# what the scenarios measure.
+export BOOKING_RECONCILE_INTERVAL_SECONDS=86400
+
+dn_log "preparing databases and a fleet of $cars cars ($walk_in_cars of them walk-in only)"
 (cd "$DN_ROOT/inventory_project" && python manage.py migrate --noinput -v0 && python manage.py collectstatic --noinput -v0 \
-  && python manage.py seed_fleet --cars "$cars" >/dev/null \
+  && python manage.py seed_fleet --cars "$cars" --walk-in-cars "$walk_in_cars" >/dev/null \
   && python manage.py create_service_account --token "$service_token" >/dev/null \
   && python manage.py seed_demo --token "$staff_token" >/dev/null) || dn_die "preparing inventory failed"
 (cd "$DN_ROOT/booking_project" && python manage.py migrate --noinput -v0 && python manage.py collectstatic --noinput -v0 \
   && python manage.py seed_demo --token "$staff_token" >/dev/null) || dn_die "preparing booking failed"
 # A fleet in service has been vacuumed and analysed; a freshly loaded one gets that from autovacuum during the
 # first scenario, which then measures the vacuum rather than the services.
-for db in bench_inventory bench_booking; do
-  "$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d "$db" -qc "VACUUM (ANALYZE)" || dn_die "VACUUM failed"
+vacuum() {
+  "$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d "$1" -qc "VACUUM (ANALYZE)" || dn_die "VACUUM failed"
+}
+vacuum bench_booking
+# Holds over the next year, one count after the other (each replaces the last), and the query plans of
+# availability and of a reserve by class at each (plans-<holds>.txt): the GiST index used, and the cost per count.
+for n in $holds; do
+  dn_log "loading $n holds over the next year; query plans"
+  (cd "$DN_ROOT/inventory_project" && python manage.py seed_holds --holds "$n" >/dev/null) || dn_die "seed_holds failed"
+  vacuum bench_inventory
+  (cd "$DN_ROOT/inventory_project" && python "$here/plans.py" "$work" "$n" >/dev/null) || dn_die "plans.py failed"
 done
 "$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d bench_inventory -Atc \
   "SELECT id FROM fleet_car WHERE status = 'available' ORDER BY plate" >"$work/cars.txt"
+"$(dn_pg_bindir)/psql" -h 127.0.0.1 -p "$pg_port" -U drivenow -d bench_inventory -Atc \
+  "SELECT id FROM fleet_car WHERE status = 'available' AND vehicle_class_id IS NULL ORDER BY plate" \
+  >"$work/walk-in-cars.txt"
 
 (cd "$DN_ROOT/inventory_project" && exec gunicorn -c config/gunicorn.conf.py --bind "127.0.0.1:$inventory_port" config.wsgi) \
   >"$work/inventory.log" 2>&1 &
@@ -81,14 +105,17 @@ for url in "http://127.0.0.1:$inventory_port" "http://127.0.0.1:$booking_port"; 
 done
 
 export DN_INVENTORY_URL="http://127.0.0.1:$inventory_port" DN_BOOKING_URL="http://127.0.0.1:$booking_port"
-export DN_STAFF_TOKEN="$staff_token" DN_CAR_IDS_FILE="$work/cars.txt" DN_USERS="$users" DN_CONTENDED_CARS="$contended"
-declare -A classes=([ceiling]=CeilingUser [rent_return]=RentReturnUser [contention]=ContentionUser [browse]=BrowseUser)
+export DN_STAFF_TOKEN="$staff_token" DN_SERVICE_TOKEN="$service_token" DN_USERS="$users" DN_CONTENDED_CARS="$contended"
+export DN_CAR_IDS_FILE="$work/cars.txt" DN_WALK_IN_CAR_IDS_FILE="$work/walk-in-cars.txt"
+declare -A classes=([ceiling]=CeilingUser [rent_return]=RentReturnUser [contention]=ContentionUser [browse]=BrowseUser
+  [availability]=AvailabilityUser [reserve_class]=ReserveClassUser [booking]=BookingUser)
 inventory_pid="${pids[0]}" booking_pid="${pids[1]}" relay_pid="${pids[2]}"
 postgres_pid="$(head -n 1 "$cluster/data/postmaster.pid")"
 cpu_snapshot() {  # CPU seconds of each server process tree so far, to say where a scenario's CPU went
   python "$here/cpu.py" "$1" booking="$booking_pid" inventory="$inventory_pid" relay="$relay_pid" postgres="$postgres_pid"
 }
 for scenario in $scenarios; do
+  [ -n "${classes[$scenario]:-}" ] || dn_die "no scenario $scenario (there are: ${!classes[*]})"
   dn_log "scenario $scenario: $users clients for ${duration}s"
   if [ -n "${DN_BENCH_PROFILE:-}" ] && [[ " $DN_BENCH_PROFILE " == *" $scenario "* ]]; then
     # Sampled profiles of every worker of both services while the scenario runs (collapsed stacks; flamegraph-ready).

@@ -1,6 +1,8 @@
-"""Summarise one bench run: a line per scenario from the Locust run's tally (statuses, exact latencies) and CPU.
+"""Summarise one bench run: a line per scenario from the Locust run's tally (statuses, exact latencies) and CPU,
+the query plans at each hold count (plans.py), and the audit.
 
-usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.json, <scenario>.time, audit.json)
+usage: report.py WORK_DIR DURATION USERS   (WORK_DIR holds <scenario>.status.json, <scenario>.time, audit.json,
+plans-<holds>.json)
 """
 
 from __future__ import annotations
@@ -10,8 +12,23 @@ import os
 import sys
 from pathlib import Path
 
-SCENARIOS = ["ceiling", "rent_return", "contention", "browse"]
-TARGETS = {"rent_return_p99_ms": 150, "browse_p99_ms": 50, "start_ratio": 0.25}
+SCENARIOS = ["ceiling", "rent_return", "contention", "browse", "availability", "reserve_class", "booking"]
+TARGETS = {
+    "rent_return_p99_ms": 150,
+    "browse_p99_ms": 50,
+    "start_ratio": 0.25,
+    "availability_p99_ms": 50,
+    "reserve_class_p99_ms": 100,
+}
+# Answers that are a scenario's expected outcome besides success (a 409 is tallied with its problem code).
+EXPECTED = {
+    "contention": {"409 car_unavailable"},
+    "reserve_class": {"409 class_unavailable"},
+    "booking": {"409 class_unavailable"},
+}
+# The request that starts a rental, for starts/s and CPU per start: a walk-in's start, a booking's pick-up.
+STARTS = {"booking": ("POST /rentals/{id}/pick-up/", "200")}
+WALK_IN_START = ("POST /rentals/", "201")
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -31,9 +48,9 @@ def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
         if endpoint == "setup customer":
             continue
         statuses[code] = statuses.get(code, 0) + count
-        if endpoint == "POST /rentals/" and code == "201":
+        if (endpoint, code) == STARTS.get(name, WALK_IN_START):
             starts += count
-    expected = {"200", "201", "204"} | ({"409"} if name == "contention" else set())
+    expected = {"200", "201", "204"} | EXPECTED.get(name, set())
     errors = {code: n for code, n in sorted(statuses.items()) if code not in expected}
     user, system, elapsed = (float(x) for x in (work / f"{name}.time").read_text().split()[:3])
     server_cpu: dict[str, float] = {}
@@ -61,6 +78,25 @@ def scenario_line(work: Path, name: str, duration: float) -> dict[str, object]:
         if starts
         else {},
     }
+
+
+def plan_lines(work: Path) -> dict[str, dict[str, object]]:
+    """One line per query and hold count from plans-<holds>.json: median and slowest execution over the windows,
+    and whether the exclusion constraint's GiST index or a sequential scan read the holds."""
+    plans = {
+        path.stem.removeprefix("plans-"): json.loads(path.read_text())
+        for path in sorted(work.glob("plans-*.json"), key=lambda p: (len(p.stem), p.stem))
+    }
+    for label, plan in plans.items():
+        for query, found in plan.items():
+            if query == "runs" or not isinstance(found, dict):
+                continue
+            print(
+                f"plan {label:>7} holds  {query:<26} p50 {found['execution_ms_p50']:6.2f} ms  "
+                f"max {found['execution_ms_max']:6.2f} ms  GiST {'yes' if found['gist_used'] else 'NO '}  "
+                f"seq scan of holds {'YES' if found['seq_scan_of_holds'] else 'no'}"
+            )
+    return {label: {k: v for k, v in plan.items() if k != "runs"} for label, plan in plans.items()}
 
 
 def main(work: Path, duration: float, users: int) -> int:
@@ -92,11 +128,15 @@ def main(work: Path, duration: float, users: int) -> int:
         f"\nceiling      {ceiling:8.1f} req/s on /health/live; rental starts/s ÷ ceiling = {ratio:.1%}"
         f" (target ≥ {TARGETS['start_ratio']:.0%})"
     )
+    ratios = {name: line["rps"] / ceiling for name, line in lines.items() if ceiling and name != "ceiling"}
+    if ratios:
+        print("÷ ceiling    " + "  ".join(f"{name} {share:.1%}" for name, share in ratios.items()) + " (requests/s)")
+    plans = plan_lines(work)
     print(
-        f"audit        double bookings {audit['double_bookings']} (must be 0), cars held without an active rental "
-        f"{audit['held_without_active_rental']} (must be 0), active rentals without a hold "
-        f"{audit['active_rental_without_hold']}, outbox drained in {audit['outbox_drain_seconds']} s, "
-        f"{audit['rentals_in_booking']} rentals"
+        f"audit        double bookings {audit['double_bookings']} (must be 0), cars held without a rental "
+        f"{audit['held_without_active_rental']} (must be 0; {audit.get('bench_holds_active', 0)} bench holds "
+        f"left out), rentals without a hold {audit['active_rental_without_hold']}, outbox drained in "
+        f"{audit['outbox_drain_seconds']} s, {audit['rentals_in_booking']} rentals"
     )
     lag = audit.get("release_lag_seconds", {})
     print(
@@ -108,6 +148,10 @@ def main(work: Path, duration: float, users: int) -> int:
         "rent/return p99 < 150 ms": lines.get("rent_return", {}).get("p99", 1e9) < TARGETS["rent_return_p99_ms"],
         "rent/return 0 errors": not lines.get("rent_return", {}).get("errors", {"missing": 1}),
         "browse p99 < 50 ms": lines.get("browse", {}).get("p99", 1e9) < TARGETS["browse_p99_ms"],
+        "availability p99 < 50 ms": lines.get("availability", {}).get("p99", 1e9) < TARGETS["availability_p99_ms"],
+        "reserve by class p99 < 100 ms": lines.get("reserve_class", {}).get("p99", 1e9)
+        < TARGETS["reserve_class_p99_ms"],
+        "booking 0 errors": not lines.get("booking", {}).get("errors", {"missing": 1}),
         "starts ≥ 25% of ceiling": ratio >= TARGETS["start_ratio"],
         "0 double bookings": audit["double_bookings"] == 0,
         "0 cars held without rental": audit["held_without_active_rental"] == 0,
@@ -116,7 +160,16 @@ def main(work: Path, duration: float, users: int) -> int:
     print("targets      " + "  ".join(f"{'✔' if ok else '✘'} {name}" for name, ok in checks.items()))
     (work / "summary.json").write_text(
         json.dumps(
-            {"scenarios": lines, "ceiling_rps": ceiling, "ratio": ratio, "audit": audit, "checks": checks}, indent=2
+            {
+                "scenarios": lines,
+                "ceiling_rps": ceiling,
+                "ratio": ratio,
+                "ratios": ratios,
+                "plans": plans,
+                "audit": audit,
+                "checks": checks,
+            },
+            indent=2,
         )
     )
     essential = ("0 double bookings", "0 cars held without rental", "every scenario ran")
