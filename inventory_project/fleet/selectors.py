@@ -8,6 +8,7 @@ from uuid import UUID
 
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db.models import (
+    BooleanField,
     Count,
     DateTimeField,
     DurationField,
@@ -137,45 +138,68 @@ def _by_id(model: type[Row], pk: UUID | str, not_found: type[errors.DomainError]
     return found
 
 
-def _window_with_turnaround(starts_at: datetime | None, ends_at: datetime | None) -> Func:
-    """[starts_at, ends_at + the car's class's turnaround): how long a car is away for a rental of this window. No
-    start: from now (the database's clock); no end: for good."""
+def _window_bounds(starts_at: datetime | None, ends_at: datetime | None) -> tuple[Any, Any | None]:
+    """The start and end of [starts_at, ends_at + the car's class's turnaround): how long a car is away for a
+    rental of this window (the car is the outer query's). No start: from now (the database's clock); no end (None):
+    for good."""
     start: Any = Now() if starts_at is None else Value(starts_at, output_field=DateTimeField())
-    end: Any = Value(None, output_field=DateTimeField())
-    if ends_at is not None:
-        turnaround = Func(
-            Coalesce(OuterRef("vehicle_class__turnaround_minutes"), 0),
-            function="make_interval",
-            template="make_interval(mins => %(expressions)s)",
-        )
-        end = Func(Value(ends_at, output_field=DateTimeField()), turnaround, function="", arg_joiner=" + ")
-        if starts_at is None:  # never before now, whatever the clocks of this instance and the database say
-            end = Func(Now(), end, function="GREATEST", output_field=DateTimeField())
-    return Func(start, end, Value("[)"), function="tstzrange", output_field=DateTimeRangeField())
+    if ends_at is None:
+        return start, None
+    turnaround = Func(
+        Coalesce(OuterRef("vehicle_class__turnaround_minutes"), 0),
+        function="make_interval",
+        template="make_interval(mins => %(expressions)s)",
+    )
+    end: Any = Func(Value(ends_at, output_field=DateTimeField()), turnaround, function="", arg_joiner=" + ")
+    if starts_at is None:  # never before now, whatever the clocks of this instance and the database say
+        end = Func(Now(), end, function="GREATEST", output_field=DateTimeField())
+    return start, end
 
 
 def cars_free_during(cars: QuerySet[Car], *, starts_at: datetime | None, ends_at: datetime | None) -> QuerySet[Car]:
     """The cars of `cars` that could be away for the whole window, turnaround included: in service (not in
     maintenance or retired), no hold or block that is not released overlaps it, and not overdue (a car that should
     be back and is not is no car to promise anyone). A car out now on a rental that ends before the window is
-    free for it. The same predicate decides what availability counts and the cars a reservation chooses from."""
-    holds = Reservation.objects.filter(
-        car_id=OuterRef("pk"), period__overlap=_window_with_turnaround(starts_at, ends_at)
-    ).exclude(state=ReservationState.RELEASED)
+    free for it. The same predicate decides what availability counts and the cars a reservation chooses from.
+
+    A car's holds never overlap one another (the exclusion constraint), so one of them overlaps the window exactly
+    when the last one that starts before the window ends does: one probe of the btree index on (car, start of the
+    hold) per car (migration 0008), whatever the number of holds — where asking "any hold overlapping?" of the GiST
+    index costs more the more holds there are."""
+    start, end = _window_bounds(starts_at, ends_at)
+    window = Func(
+        start,
+        end if end is not None else Value(None, output_field=DateTimeField()),
+        Value("[)"),
+        function="tstzrange",
+        output_field=DateTimeRangeField(),
+    )
+    holds = Reservation.objects.filter(car_id=OuterRef("pk")).exclude(state=ReservationState.RELEASED)
+    if end is not None:
+        holds = holds.filter(period__startswith__lt=end)
+    last_overlaps = holds.order_by("-period__startswith").values(
+        overlaps=Func(F("period"), window, function="", arg_joiner=" && ", output_field=BooleanField())
+    )[:1]
     overdue = overdue_holds().filter(car_id=OuterRef("pk"))
     return (
-        cars.filter(status__in=[CarStatus.AVAILABLE, CarStatus.RENTED]).exclude(Exists(holds)).exclude(Exists(overdue))
+        cars.filter(status__in=[CarStatus.AVAILABLE, CarStatus.RENTED])
+        # no hold starting before the window ends: NULL, so free
+        .alias(held=Coalesce(Subquery(last_overlaps, output_field=BooleanField()), Value(False)))
+        .filter(held=False)
+        .exclude(Exists(overdue))
     )
 
 
 def best_fit(cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> QuerySet[Car]:
     """Free cars ordered by how snugly the window fits between their neighbouring holds: the smallest gap before
     it plus the smallest after it (a car with nothing on either side counts a year there), so long free stretches
-    stay whole for long rentals. Ties: the car that has been in the fleet longest, then the id."""
+    stay whole for long rentals. Ties: the car that has been in the fleet longest, then the id. For a free car the
+    hold before is the last to start before the window (holds never overlap), the hold after the first to start
+    after it: both one probe of the index on (car, start of the hold)."""
     active = Reservation.objects.filter(car_id=OuterRef("pk")).exclude(state=ReservationState.RELEASED)
     start = Value(starts_at, output_field=DateTimeField())
     end = Value(ends_at, output_field=DateTimeField())
-    before = active.filter(period__endswith__lte=start).order_by("-period__endswith").values("period__endswith")[:1]
+    before = active.filter(period__startswith__lt=start).order_by("-period__startswith").values("period__endswith")[:1]
     after = active.filter(period__startswith__gte=end).order_by("period__startswith").values("period__startswith")[:1]
     year = Value(timedelta(days=365), output_field=DurationField())
     gap_before = Coalesce(ExpressionWrapper(start - Subquery(before), output_field=DurationField()), year)
