@@ -293,6 +293,9 @@ def board_view(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
         return TemplateResponse(request, TEMPLATE, context, status=400)
     start = form.cleaned_data["start"] or timezone.now().astimezone(zone).date()
     window = Window(start, zone)
+    shown = request.GET.copy()  # the form shows what the board is: the defaults filled in
+    shown["location"], shown["start"] = branch.code, start.isoformat()
+    context["form"] = BoardQuery(shown, locations=locations, classes=classes)
     page = Paginator(selectors.board_cars(location=branch, vehicle_class=vehicle_class), CARS_PER_PAGE).get_page(
         request.GET.get("page")
     )

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import set_script_prefix
 from django.utils import timezone
 from psycopg.types.range import Range
 
@@ -297,6 +298,9 @@ def test_without_parameters_the_board_is_the_first_branch_from_today_in_its_zone
     assert page.having("board-day")[0]["data-date"] == today.isoformat()
     assert "<strong>LON-LHR</strong>" in html and "in Europe/London" in html
     assert page.having("board-today")  # today's column is marked
+    shown = {attrs["name"]: attrs for tag, attrs in page.elements if tag in ("input", "select") and "name" in attrs}
+    assert shown["start"]["value"] == today.isoformat()  # the form says what the board shows
+    assert 'value="LON-LHR" selected' in html
 
 
 def test_the_earlier_and_later_links_move_a_fortnight_keeping_the_filters(viewer, london, compact):
@@ -426,3 +430,17 @@ def test_a_branch_with_a_time_zone_nobody_knows_is_a_message_not_a_500(viewer):
 def test_without_branches_the_board_says_so(viewer):
     status, _, html = board(viewer)
     assert status == 200 and "There are no branches yet" in html
+
+
+def test_behind_the_gateway_the_links_to_the_cars_keep_the_prefix(viewer, london):
+    car = CarFactory(location=london)
+    services.block_create(car_id=car.id, starts_at=at(date(2031, 6, 3), 9), ends_at=at(date(2031, 6, 4), 9), reason="X")
+    set_script_prefix("/inventory/")  # what gunicorn does with the gateway's SCRIPT_NAME (the test client does not)
+    try:
+        response = viewer.get(URL, {"start": "2031-06-02"}, SCRIPT_NAME="/inventory")
+    finally:
+        set_script_prefix("/")
+    page = Page(response.content.decode())
+    car_page = f"/inventory/admin/fleet/car/{car.id}/change/"
+    assert page.bars and {bar["href"] for bar in page.bars.values()} == {car_page}
+    assert [a["href"] for a in page.having("board-car-link")] == [car_page]
