@@ -216,12 +216,13 @@ def test_seed_demo_spreads_its_fleet_over_branches_in_two_zones_and_five_classes
 
 @pytest.mark.django_db
 def test_seed_demo_blocks_cars_over_the_next_fortnight_once_whatever_the_number_of_runs():
+    from fleet.management.commands.seed_demo import DEMO_BLOCKS
     from fleet.models import HoldKind, Reservation
 
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     blocks = Reservation.objects.filter(kind=HoldKind.BLOCK, state="active")
     made = set(blocks.values_list("id", flat=True))
-    assert len(made) == 9
+    assert len(made) == len(DEMO_BLOCKS) == 16
     assert set(blocks.values_list("car__location__code", flat=True)) == {"LON-LHR", "TLV-AIR", "TLV-CEN"}
     now = datetime.now(UTC)
     assert all(now - timedelta(days=1) < b.starts_at < now + timedelta(days=14) for b in blocks)

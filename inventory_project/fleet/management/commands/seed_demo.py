@@ -90,18 +90,27 @@ def demo_fleet() -> list[tuple[str, str, int, str, str, str, str]]:
     return fleet
 
 
-# Staff blocks over the next fortnight: (car's plate, days from today, start hour UTC, hours, reason). Each is
-# made once while it is ahead: a run finds it (same car, same reason, still to end) and adds none.
+# Staff blocks over the next fortnight, five or so at each branch: (car's plate, days from today, start hour UTC,
+# hours, reason). None is on the first six demo cars but the Transit (in maintenance already), so they stay
+# free to take. Each is made once while it is ahead: a run finds it (same car, same reason, still to end) and
+# adds none.
 DEMO_BLOCKS = [
-    ("DN-104", 0, 7, 56, "Demo: gearbox repair"),
-    ("DN-100", 2, 8, 6, "Demo: tyre change"),
-    ("DN-108", 3, 6, 30, "Demo: annual inspection"),
-    ("DN-121", 5, 9, 8, "Demo: brake service"),
-    ("DN-102", 4, 7, 9, "Demo: oil change"),
-    ("DN-133", 6, 12, 20, "Demo: transfer to TLV-AIR"),
-    ("DN-142", 8, 7, 10, "Demo: windscreen"),
-    ("DN-150", 10, 8, 48, "Demo: bodywork"),
-    ("DN-157", 12, 9, 5, "Demo: detailing"),
+    ("DN-108", 3, 6, 30, "Annual inspection"),
+    ("DN-112", 1, 9, 8, "Tyre change"),
+    ("DN-117", 4, 7, 52, "Bodywork"),
+    ("DN-121", 5, 9, 8, "Brake service"),
+    ("DN-114", 9, 8, 6, "Software update"),
+    ("DN-125", 2, 8, 5, "Oil change"),
+    ("DN-129", 4, 7, 9, "Windscreen"),
+    ("DN-133", 6, 12, 20, "Transfer to TLV-AIR"),
+    ("DN-136", 8, 6, 32, "Air conditioning"),
+    ("DN-140", 11, 8, 8, "Tachograph check"),
+    ("DN-104", 0, 7, 56, "Gearbox repair"),
+    ("DN-142", 8, 7, 10, "Windscreen"),
+    ("DN-147", 3, 9, 7, "Tyre change"),
+    ("DN-150", 10, 8, 48, "Bodywork"),
+    ("DN-154", 5, 6, 30, "Annual inspection"),
+    ("DN-157", 12, 9, 5, "Detailing"),
 ]
 
 # What earlier versions gave the staff user by default, published in the README: never left in place.
