@@ -251,7 +251,7 @@ class BoardQuery(forms.Form):
 
 def index_entry(request: HttpRequest, site: AdminSite) -> dict[str, Any] | None:
     """The board's line among the fleet's models on the admin index and sidebar, for whoever may view cars."""
-    if not site._registry[Car].has_view_permission(request):
+    if not site.get_model_admin(Car).has_view_permission(request):
         return None
     return {
         "name": "Planning board",
@@ -266,7 +266,7 @@ def index_entry(request: HttpRequest, site: AdminSite) -> dict[str, Any] | None:
 def board_view(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
     """GET ?location=CODE&vehicle_class=CODE&start=YYYY-MM-DD&page=N. Parameters it cannot use are a 400 with
     the form saying why; staff who may not view cars get a 403 (the admin sends anyone else to its login)."""
-    if not site._registry[Car].has_view_permission(request):
+    if not site.get_model_admin(Car).has_view_permission(request):
         raise PermissionDenied
     locations = list(selectors.location_list())
     classes = list(selectors.vehicle_class_list())

@@ -444,3 +444,14 @@ def test_behind_the_gateway_the_links_to_the_cars_keep_the_prefix(viewer, london
     car_page = f"/inventory/admin/fleet/car/{car.id}/change/"
     assert page.bars and {bar["href"] for bar in page.bars.values()} == {car_page}
     assert [a["href"] for a in page.having("board-car-link")] == [car_page]
+
+
+def test_a_reason_with_markup_is_shown_as_text(viewer, london):
+    car = CarFactory(location=london, model='<img src=x onerror="alert(1)">')
+    reason = '"><script>alert(1)</script>'
+    block = services.block_create(
+        car_id=car.id, starts_at=at(date(2031, 6, 3), 9), ends_at=at(date(2031, 6, 4), 9), reason=reason
+    )
+    _, page, html = board(viewer, location="LON-LHR", start="2031-06-02")
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert f"Reason: {reason}" in page.bars[str(block.id)]["title"]  # the parser unescapes what the page escaped
