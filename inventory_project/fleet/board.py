@@ -105,7 +105,7 @@ class Window:
 @dataclass(frozen=True)
 class Bar:
     """A hold or a block on its car's row. `turnaround` is the share of the bar (in %) that is the cleaning
-    after a rental; `late` is where an overdue car should have been back by, up to now."""
+    after a rental; `late`, for an overdue rental, the stretch from when the car was due back until now."""
 
     hold: Reservation
     css: str
