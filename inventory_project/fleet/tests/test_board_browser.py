@@ -248,5 +248,7 @@ def test_staff_see_the_board_in_a_browser_and_click_through_to_a_car(inventory, 
 
     # a bar is a link to its car
     bars[blocks[0]].click()
-    WebDriverWait(browser, 15).until(shown.url_contains(f"/admin/fleet/car/{cars[2]}/change/"))
-    assert browser.find_element(By.ID, "id_model").get_attribute("value") == "Kia Ceed"
+    # a click does not wait for the next page as get() does: wait for the car's form itself
+    model = WebDriverWait(browser, 15).until(shown.presence_of_element_located((By.ID, "id_model")))
+    assert f"/admin/fleet/car/{cars[2]}/change/" in browser.current_url
+    assert model.get_attribute("value") == "Kia Ceed"
