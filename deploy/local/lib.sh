@@ -209,6 +209,19 @@ dn_nginx() {
   dn_apt_tool nginx nginx /usr/sbin/nginx
 }
 
+# dn_chromium: the path of chromedriver, with Debian's Chromium beside it (package chromium, a dependency of
+# chromium-driver): the headless browser of the planning board's browser test. Never a browser download.
+dn_chromium() {
+  local driver
+  driver="$(dn_apt_tool chromedriver chromium-driver /usr/bin/chromedriver)" || return 1
+  if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+    dn_log "chromedriver is at $driver but chromium is missing (apt-get install chromium)"
+    return 1
+  fi
+  echo "$driver"
+  return 0
+}
+
 # dn_port_busy PORT: true when something listens on 127.0.0.1:PORT.
 dn_port_busy() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null

@@ -32,6 +32,19 @@ else
   dn_log "no nginx: the gateway tests in deploy/tests will be skipped"
 fi
 
+# Headless Chromium and its driver for the planning board's browser test (inventory's fleet/tests/test_board_browser.py;
+# Debian's chromium and chromium-driver, installed with apt-get when missing and running as root). Where they could
+# be installed and were not, that test fails (DN_CHROMEDRIVER=missing); without root it skips, except in CI.
+if chromedriver_bin="$(dn_chromium)"; then
+  export DN_CHROMEDRIVER="$chromedriver_bin"
+  DN_CHROMIUM="$(command -v chromium || echo /usr/bin/chromium)"
+  export DN_CHROMIUM
+elif [ "$(id -u)" = 0 ]; then
+  export DN_CHROMEDRIVER=missing
+else
+  dn_log "no chromium: the planning board's browser test will be skipped (in CI it fails)"
+fi
+
 # Every cluster of the run (this one, the outage suite's own) asks for this password, as run.sh's does: the tests
 # exercise password authentication. libpq and every service read it from the environment.
 # promtool for the Prometheus config, alert rules and their unit tests in deploy/tests (Debian's prometheus

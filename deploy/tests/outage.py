@@ -183,9 +183,12 @@ class RentalLoad:
 def audit(inventory: tuple[Cluster, str], booking: tuple[Cluster, str]) -> tuple[list[str], dict[str, int]]:
     """Compare the two databases once everything has settled. Returns (problems, counts)."""
     (inventory_cluster, inventory_db), (booking_cluster, booking_db) = inventory, booking
+    # Rental holds only: a block is staff's (seed_demo leaves some), never one of booking's rentals.
     reservations = {
         str(r[0]): (str(r[1]), r[2])
-        for r in inventory_cluster.query(inventory_db, "SELECT id, car_id, state FROM fleet_reservation")
+        for r in inventory_cluster.query(
+            inventory_db, "SELECT id, car_id, state FROM fleet_reservation WHERE kind = 'rental'"
+        )
     }
     cars = {str(c[0]): c[1] for c in inventory_cluster.query(inventory_db, "SELECT id, status FROM fleet_car")}
     rentals = {

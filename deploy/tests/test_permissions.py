@@ -100,6 +100,8 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
     ("inventory", "GET", "/schema", None, (200, 200, 200, 200, 200)),
     ("inventory", "GET", "/admin/", None, (302, 200, 302, 302, 200)),
     ("inventory", "GET", "/admin/fleet/car/", None, (302, 403, 302, 302, 200)),
+    # the planning board: whoever may view the car list (this staff account may not)
+    ("inventory", "GET", "/admin/fleet/board/", None, (302, 403, 302, 302, 200)),
     # booking: staff only, everywhere
     ("booking", "GET", "/api/v1/customers/", None, (401, 200, 401, 403, 200)),
     ("booking", "POST", "/api/v1/customers/", {"name": "Matrix", "email": "{email}"}, (401, 201, 401, 403, 201)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -17,6 +18,7 @@ from django.db.models import (
     F,
     Func,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -65,17 +67,44 @@ def car_schedule(*, car_id: UUID | str, starts_at: datetime, ends_at: datetime) 
     """The car's holds and blocks that touch [starts_at, ends_at), earliest first: what the planning board draws.
     Released rentals are listed too (where the car was); released blocks (cancelled) are not."""
     car = car_get(car_id=car_id)
-    window = Func(
+    holds = Reservation.objects.filter(car=car, period__overlap=_tstzrange(starts_at, ends_at)).exclude(
+        kind=HoldKind.BLOCK, state=ReservationState.RELEASED
+    )
+    return list(with_codes(holds).order_by("period__startswith", "id"))
+
+
+def board_cars(*, location: Location, vehicle_class: VehicleClass | None = None) -> QuerySet[Car]:
+    """The planning board's rows: the cars at the branch now (of the class, when one is chosen), by class, model
+    and plate. Retired cars are left out: nothing can hold them any more."""
+    cars = Car.objects.filter(location=location).exclude(status=CarStatus.RETIRED)
+    if vehicle_class is not None:
+        cars = cars.filter(vehicle_class=vehicle_class)
+    return cars.select_related("vehicle_class").order_by("vehicle_class__code", "model", "plate", "id")
+
+
+def board_holds(*, car_ids: Iterable[UUID], starts_at: datetime, ends_at: datetime) -> list[Reservation]:
+    """Every hold and block of these cars that touches [starts_at, ends_at), plus every overdue hold of theirs
+    (the car is still out, however long ago its window ended), in one statement: a page of the planning board,
+    whatever its number of cars. Each is annotated `overdue` (overdue_holds()'s rule) and `turnaround_minutes`
+    (its class's). Released rentals are listed (where the car was); lifted blocks are not. By car, then start."""
+    overdue = Exists(overdue_holds().filter(pk=OuterRef("pk")))
+    holds = (
+        Reservation.objects.filter(car_id__in=list(car_ids))
+        .exclude(kind=HoldKind.BLOCK, state=ReservationState.RELEASED)
+        .annotate(overdue=overdue, turnaround_minutes=F("vehicle_class__turnaround_minutes"))
+        .filter(Q(period__overlap=_tstzrange(starts_at, ends_at)) | Q(overdue=True))
+    )
+    return list(with_codes(holds).order_by("car_id", "period__startswith", "id"))
+
+
+def _tstzrange(starts_at: datetime, ends_at: datetime) -> Func:
+    return Func(
         Value(starts_at, output_field=DateTimeField()),
         Value(ends_at, output_field=DateTimeField()),
         Value("[)"),
         function="tstzrange",
         output_field=DateTimeRangeField(),
     )
-    holds = Reservation.objects.filter(car=car, period__overlap=window).exclude(
-        kind=HoldKind.BLOCK, state=ReservationState.RELEASED
-    )
-    return list(with_codes(holds).order_by("period__startswith", "id"))
 
 
 def overdue_holds() -> QuerySet[Reservation]:

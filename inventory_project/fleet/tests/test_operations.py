@@ -4,10 +4,12 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from rest_framework.authtoken.models import Token
 
 from drivenow_contracts.testing import hostile
@@ -206,5 +208,35 @@ def test_seed_demo_spreads_its_fleet_over_branches_in_two_zones_and_five_classes
         call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert Location.objects.count() == 3 and VehicleClass.objects.count() == 5
     assert set(Location.objects.values_list("time_zone", flat=True)) == {"Asia/Jerusalem", "Europe/London"}
-    assert Car.objects.count() == 6 and not Car.objects.filter(vehicle_class=None).exists()
+    assert Car.objects.count() == 60 and not Car.objects.filter(vehicle_class=None).exists()
     assert Car.objects.get(plate="DN105").location.code == "TLV-CEN"
+    per_class_and_branch = Car.objects.values("location__code", "vehicle_class__code").annotate(n=Count("id"))
+    assert len(per_class_and_branch) == 15 and {row["n"] for row in per_class_and_branch} == {4}
+
+
+@pytest.mark.django_db
+def test_seed_demo_blocks_cars_over_the_next_fortnight_once_whatever_the_number_of_runs():
+    from fleet.management.commands.seed_demo import DEMO_BLOCKS
+    from fleet.models import HoldKind, Reservation
+
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    blocks = Reservation.objects.filter(kind=HoldKind.BLOCK, state="active")
+    made = set(blocks.values_list("id", flat=True))
+    assert len(made) == len(DEMO_BLOCKS) == 16
+    assert set(blocks.values_list("car__location__code", flat=True)) == {"LON-LHR", "TLV-AIR", "TLV-CEN"}
+    now = datetime.now(UTC)
+    assert all(now - timedelta(days=1) < b.starts_at < now + timedelta(days=14) for b in blocks)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert set(blocks.values_list("id", flat=True)) == made
+
+
+@pytest.mark.django_db
+def test_seed_demo_leaves_out_a_demo_car_whose_plate_someone_took(capsys):
+    from fleet.models import Car
+
+    own = CarFactory(plate="DN130", model="Someone's own")
+    call_command("seed_demo", token="demo0token0for0tests0abcdef")
+    out, err = capsys.readouterr()
+    assert out.strip() == "demo0token0for0tests0abcdef"  # stdout is the token alone: scripts read it
+    assert "plate DN-130 is taken" in err
+    assert Car.objects.count() == 60 and Car.objects.get(plate="DN130").id == own.id
