@@ -172,13 +172,27 @@ class CarAdmin(NulSafeAdmin, admin.ModelAdmin):
 
 @admin.register(Reservation)
 class ReservationAdmin(NulSafeAdmin, admin.ModelAdmin):
-    """Read-only history: holds are made and released by the booking service alone."""
+    """Read-only history: holds are made and released by the booking service alone, blocks through the API (or
+    the planning board's view of them)."""
 
-    list_display = ["id", "car", "state", "period", "created_at"]
-    list_filter = ["state"]
-    search_fields = ["id", "car__model", "car__plate"]
-    list_select_related = ["car"]
-    readonly_fields = ["id", "car", "state", "period", "created_at"]
+    list_display = ["id", "kind", "car", "state", "period", "ends_at", "picked_up_at", "location", "created_at"]
+    list_filter = ["kind", "state", "location", "vehicle_class"]
+    search_fields = ["=id", "car__model", "car__plate", "reason"]
+    list_select_related = ["car", "location"]
+    readonly_fields = [
+        "id",
+        "kind",
+        "car",
+        "state",
+        "period",
+        "ends_at",
+        "picked_up_at",
+        "vehicle_class",
+        "location",
+        "return_location",
+        "reason",
+        "created_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -224,7 +238,7 @@ class VehicleClassAdminForm(ApiRulesForm):
 
     class Meta:
         model = VehicleClass
-        fields = ["code", "name", "seats", "transmission", "turnaround_minutes"]
+        fields = ["code", "name", "seats", "transmission", "turnaround_minutes", "min_rental_minutes"]
 
 
 @admin.register(VehicleClass)
@@ -232,7 +246,7 @@ class VehicleClassAdmin(NulSafeAdmin, admin.ModelAdmin):
     """Vehicle classes, changed through the same services as the API."""
 
     form = VehicleClassAdminForm
-    list_display = ["code", "name", "seats", "transmission", "turnaround_minutes"]
+    list_display = ["code", "name", "seats", "transmission", "turnaround_minutes", "min_rental_minutes"]
     search_fields = ["code", "name"]
     readonly_fields = ["id", "created_at", "updated_at"]
 

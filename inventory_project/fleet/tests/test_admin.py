@@ -277,7 +277,14 @@ def test_admin_adds_a_branch_and_a_class_and_puts_a_car_in_them(browser, monkeyp
     assert refused.status_code == 200 and Location.objects.count() == 1  # the API's rule for codes, in the admin
     added = browser.post(
         "/admin/fleet/vehicleclass/add/",
-        {"code": "SUV", "name": "SUV", "seats": 7, "transmission": "automatic", "turnaround_minutes": 45},
+        {
+            "code": "SUV",
+            "name": "SUV",
+            "seats": 7,
+            "transmission": "automatic",
+            "turnaround_minutes": 45,
+            "min_rental_minutes": 60,
+        },
     )
     assert added.status_code == 302, added.content.decode()[:3000]
     car = CarFactory()
