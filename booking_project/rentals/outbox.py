@@ -9,6 +9,8 @@ same time, and a relay that died mid-delivery gives the row back when the lease 
 Failures: inventory unreachable, 5xx, 401/403/408/429 → retried with exponential backoff and jitter, forever;
 404 `reservation_not_found` → delivered with a note: inventory never held the id, and its release spent it (a
 tombstone), so a reserve that timed out on our side and lands later is refused — nothing can be left to free;
+409 `odometer_decrease` (the return's reading is below the car's odometer, a slip at the desk) → released again
+without the reading, with a note: the car is back, and the handover keeps what was read;
 any other 4xx → dead, logged, and left for a human (admin: "retry now").
 Due times and leases are on the database's clock, so relays and services on hosts whose clocks disagree agree
 on when a row is due.
@@ -32,6 +34,7 @@ from django.utils import timezone
 
 from drivenow_contracts import (
     ContractError,
+    ErrorCode,
     InventoryClient,
     InventoryRejected,
     InventoryUnavailable,
@@ -145,7 +148,7 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
         name: claim.payload[name] for name in ("odometer_km", "location", "unless_picked_up") if name in claim.payload
     }
     try:
-        (client or inventory_client()).release(claim.reservation_id, **readings)
+        note = _release(client or inventory_client(), claim.reservation_id, readings)
     except ReservationNotFound:
         return _delivered(claim, note="inventory never held this reservation; the release spent its id")
     except InventoryUnavailable as exc:
@@ -159,7 +162,21 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
     except Exception as exc:  # a malformed answer, a bug: keep the message, try again later
         log.exception("outbox message %s: delivery crashed", claim.message_id)
         return _retry(claim, f"{exc.__class__.__name__}: {exc}")
-    return _delivered(claim)
+    return _delivered(claim, note=note)
+
+
+def _release(client: InventoryClient, reservation_id: UUID, readings: dict[str, Any]) -> str:
+    """Release the hold with the return's readings; returns a note when one had to be left out. An odometer read
+    below the car's (it never goes down) is a slip at the desk, not a reason to keep the car out for good: dead,
+    the release would leave inventory holding a car booking has completed. So it is sent again without it."""
+    try:
+        client.release(reservation_id, **readings)
+    except InventoryRejected as exc:
+        if exc.raw_code != ErrorCode.ODOMETER_DECREASE or "odometer_km" not in readings:
+            raise
+        client.release(reservation_id, **{name: value for name, value in readings.items() if name != "odometer_km"})
+        return f"released without the odometer reading {readings['odometer_km']} km: {exc.detail}"
+    return ""
 
 
 def outbox_deliver_now(

@@ -529,7 +529,8 @@ def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None =
     readings. When the booked car is still out (its previous renter is late) or out of service, the hold moves to
     another free car of the class first (409 class_unavailable when there is none); with `car_id`, to that car
     (the front desk's choice). Picking up an active rental again answers it. Inventory down: 503, nothing
-    changed.
+    changed. A move is recorded as soon as inventory answers it: a pick-up refused after it (too early, that car
+    out as well) leaves the booking reserved on the car inventory now holds for it.
 
     The rental is claimed first (`pickup_claimed_at`, one conditional UPDATE): while inventory hands the car
     over, a cancel or the no-show sweep leaves it alone, so a car that has left is never released behind its
@@ -584,6 +585,7 @@ def _hand_over(rental: Rental, readings: Readings, car_id: UUID | None) -> Reser
         moved = _call_inventory(
             "pick-up", lambda: client.reassign(rental.id, from_car_id=rental.car_id, to_car_id=car_id)
         )
+        _rental_moved(rental_id=rental.id, from_car_id=rental.car_id, hold=moved)
         if moved.car_id != car_id:  # moved elsewhere meanwhile (the relay's reassign ahead): not the desk's choice
             detail = "The booking moved to another car meanwhile; look again."
             raise errors.InventoryRefused(status=409, code="reservation_conflict", detail=detail)
@@ -594,8 +596,19 @@ def _hand_over(rental: Rental, readings: Readings, car_id: UUID | None) -> Reser
         if refused.code not in ("car_not_returned", "car_unavailable") or car_id is not None:
             raise
         moved = _call_inventory("pick-up", lambda: client.reassign(rental.id, from_car_id=rental.car_id))
+        _rental_moved(rental_id=rental.id, from_car_id=rental.car_id, hold=moved)
         log.info("pick-up of rental %s: car %s %s; moved to %s", rental.id, rental.car_id, refused.code, moved.car_id)
         return _call_inventory("pick-up", lambda: client.pick_up(rental.id, odometer_km=readings.odometer_km))
+
+
+def _rental_moved(*, rental_id: UUID, from_car_id: UUID | None, hold: Reservation) -> None:
+    """Inventory answered a reassign of the reserved rental's hold, which was on `from_car_id`: booking names the
+    car it is on now, in one statement (nothing when the rental changed meanwhile)."""
+    if hold.car_id == from_car_id:
+        return
+    Rental.objects.filter(id=rental_id, status=RentalStatus.RESERVED, car_id=from_car_id).update(
+        updated_at=Now(), **_snapshot(hold)
+    )
 
 
 def rental_cancel(*, rental_id: UUID) -> Rental:
@@ -696,9 +709,7 @@ def rentals_reassign_ahead(*, ahead: timedelta, limit: int = 50) -> int:
             metrics.REASSIGNED_AHEAD.labels(outcome="error").inc()
             continue
         if hold.car_id != rental.car_id:
-            Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED, car_id=rental.car_id).update(
-                updated_at=Now(), **_snapshot(hold)
-            )
+            _rental_moved(rental_id=rental.id, from_car_id=rental.car_id, hold=hold)
             moved += 1
             metrics.REASSIGNED_AHEAD.labels(outcome="moved").inc()
             log.info("reassign ahead: rental %s moved from overdue car %s to %s", rental.id, rental.car_id, hold.car_id)
