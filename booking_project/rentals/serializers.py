@@ -9,25 +9,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from drivenow_contracts.server.fields import (
-    FullMatchValidator,
+    ODOMETER_MAX_KM,
     PlainTextField,
-    StrictCharField,
     StrictDateTimeField,
     StrictIntegerField,
     UUIDStringField,
+    code_field,
 )
 
 from .models import FUEL_FULL_EIGHTHS, HandoverKind, Rental
-
-# Branches and classes are inventory's; booking names them by the same codes (CODE_PATTERN there).
-CODE_INPUT = FullMatchValidator(
-    r"^[A-Z0-9](?:[A-Z0-9-]{0,30}[A-Z0-9])?$", "A code is 1–32 capital letters, digits and inner dashes: TLV-AIR."
-)
-ODOMETER_MAX_KM = 9_999_999
-
-
-def code_field(**kwargs: Any) -> StrictCharField:
-    return StrictCharField(max_length=32, validators=[CODE_INPUT], **kwargs)
 
 
 class HandoverOutput(serializers.Serializer):

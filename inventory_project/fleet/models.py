@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 
 import drivenow_contracts as contract
+from drivenow_contracts.server.fields import CODE_PATTERN, ODOMETER_MAX_KM
 
 YEAR_MIN = 1900
 YEAR_MAX = 2100
@@ -37,12 +38,9 @@ class ReservationState(models.TextChoices):
     RELEASED = contract.ReservationState.RELEASED.value, "Released"
 
 
-# A branch's or a class's code, as every body, filter and answer of both services names it: "TLV-AIR", "ECONOMY".
-CODE_PATTERN = r"^[A-Z0-9](?:[A-Z0-9-]{0,30}[A-Z0-9])?$"
 SEATS_MAX = 60
 TURNAROUND_MAX_MINUTES = 24 * 60
 MIN_RENTAL_MAX_MINUTES = 7 * 24 * 60
-ODOMETER_MAX_KM = 9_999_999
 
 
 class Transmission(models.TextChoices):

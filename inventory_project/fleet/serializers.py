@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from rest_framework import serializers
 
 from drivenow_contracts.server.fields import (
+    ODOMETER_MAX_KM,
     FullMatchValidator,
     PlainTextField,
     RefusedFieldsMixin,
@@ -16,12 +17,11 @@ from drivenow_contracts.server.fields import (
     StrictDateTimeField,
     StrictIntegerField,
     UUIDStringField,
+    code_field,
 )
 
 from .models import (
-    CODE_PATTERN,
     MIN_RENTAL_MAX_MINUTES,
-    ODOMETER_MAX_KM,
     SEATS_MAX,
     TURNAROUND_MAX_MINUTES,
     WEEKDAYS,
@@ -54,14 +54,9 @@ def _iso(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-CODE_INPUT = FullMatchValidator(CODE_PATTERN, "A code is 1–32 capital letters, digits and inner dashes: TLV-AIR.")
 # Every IANA zone this Python knows (the tzdata package where the system has none), as an enum in the schema.
 TIME_ZONES = sorted(zoneinfo.available_timezones())
 _HH_MM = FullMatchValidator(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$", "A time of day is HH:MM, 00:00 to 23:59.")
-
-
-def code_field(**kwargs: object) -> StrictCharField:
-    return StrictCharField(max_length=32, validators=[CODE_INPUT], **kwargs)
 
 
 class CarOutput(serializers.ModelSerializer):

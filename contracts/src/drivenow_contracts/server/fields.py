@@ -197,3 +197,16 @@ class RefusedFieldsMixin:
         if refused:
             raise serializers.ValidationError({name: ["This field cannot be changed."] for name in refused})
         return attrs
+
+
+# A branch's or a vehicle class's code, as every body, filter and answer of both services names it ("TLV-AIR",
+# "ECONOMY"): inventory owns them, booking names them by the same spelling.
+CODE_PATTERN = r"^[A-Z0-9](?:[A-Z0-9-]{0,30}[A-Z0-9])?$"
+CODE_INPUT = FullMatchValidator(CODE_PATTERN, "A code is 1–32 capital letters, digits and inner dashes: TLV-AIR.")
+# The highest odometer reading either service takes (a car's odometer in km).
+ODOMETER_MAX_KM = 9_999_999
+
+
+def code_field(**kwargs: Any) -> StrictCharField:
+    """A branch or class code in a body or a query."""
+    return StrictCharField(max_length=32, validators=[CODE_INPUT], **kwargs)
