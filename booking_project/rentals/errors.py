@@ -57,13 +57,18 @@ class IdempotencyKeyInUse(DomainError):
     default_detail = "A request with this Idempotency-Key is still being processed; retry shortly."
 
 
-class ReplayedProblem(DomainError):
-    """The stored problem answer of an Idempotency-Key, raised again so it renders exactly as it did the first time."""
+class GivenProblem(DomainError):
+    """A problem whose status, code and detail are given, not this class's: one answered before, or another
+    service's."""
 
     def __init__(self, *, status: int, code: str, detail: str) -> None:
         self.http_status = status
         self.code = code  # type: ignore[assignment]
-        super().__init__(detail)
+        super().__init__(detail or code)
+
+
+class ReplayedProblem(GivenProblem):
+    """The stored problem answer of an Idempotency-Key, raised again so it renders exactly as it did the first time."""
 
 
 class IncompleteBooking(DomainError):
@@ -91,13 +96,8 @@ class RentalClassUnavailable(DomainError):
     default_detail = "No car of this class at this branch is free for the whole window."
 
 
-class InventoryRefused(DomainError):
+class InventoryRefused(GivenProblem):
     """Inventory refused a call for a reason the client reports as it is (its status and code): passed on."""
-
-    def __init__(self, *, status: int, code: str, detail: str) -> None:
-        self.http_status = status
-        self.code = code  # type: ignore[assignment]
-        super().__init__(detail or code)
 
 
 # A booking's failure → (status, code, detail) of the answer its start gives.

@@ -238,6 +238,17 @@ def best_fit(cars: QuerySet[Car], *, starts_at: datetime, ends_at: datetime) -> 
     )
 
 
+def branches_open_check(
+    pickup: Location | None, dropoff: Location | None, *, starts_at: datetime, ends_at: datetime
+) -> None:
+    """Raises OutsideOpeningHours unless the pick-up branch is open at the start and the return branch at the end,
+    each on its own wall clock: what a reserve and availability both refuse."""
+    if pickup is not None and not pickup.is_open_at(starts_at):
+        raise errors.OutsideOpeningHours(f"{pickup.code} is closed at the pick-up time.")
+    if dropoff is not None and not dropoff.is_open_at(ends_at):
+        raise errors.OutsideOpeningHours(f"{dropoff.code} is closed at the return time.")
+
+
 def availability(
     *,
     location: str,
@@ -252,10 +263,7 @@ def availability(
     branch is closed at pick-up or the return branch at return (a reserve would be refused)."""
     branch = location_named(location)
     dropoff = location_named(return_location) if return_location else branch
-    if not branch.is_open_at(starts_at):
-        raise errors.OutsideOpeningHours(f"{branch.code} is closed at the pick-up time.")
-    if not dropoff.is_open_at(ends_at):
-        raise errors.OutsideOpeningHours(f"{dropoff.code} is closed at the return time.")
+    branches_open_check(branch, dropoff, starts_at=starts_at, ends_at=ends_at)
     classes = [vehicle_class_named(vehicle_class)] if vehicle_class else list(VehicleClass.objects.order_by("code"))
     # A class whose minimum rental is longer than the window has nothing to offer for it.
     bookable = [c for c in classes if ends_at - starts_at >= timedelta(minutes=c.min_rental_minutes)]

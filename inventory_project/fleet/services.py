@@ -144,6 +144,12 @@ def car_update(*, car_id: UUID, **changes: Any) -> Car:
     return car
 
 
+def _raise_if_odometer_decrease(exc: IntegrityError) -> None:
+    """A reading below the car's odometer, refused by the database's trigger: 409 odometer_decrease."""
+    if _constraint_of(exc) == "car_odometer_never_decreases":
+        raise errors.OdometerDecrease("The car's odometer reads more than that; it never goes down.") from exc
+
+
 def _constraint_of(exc: IntegrityError) -> str | None:
     return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
 
@@ -271,9 +277,14 @@ def reservation_create(
     booked_class = _vehicle_class_named(vehicle_class)
     branch = _location_named(location)
     return_branch = _location_named(return_location)
-    existing = Reservation.objects.filter(id=reservation_id).first()
-    if existing is not None:
-        return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
+
+    def replay() -> tuple[Reservation, bool] | None:
+        """This id's hold, answered as a replay of this request (or refused as another one); None: no such id."""
+        existing = Reservation.objects.filter(id=reservation_id).first()
+        return None if existing is None else (_replay_window(existing, car_id, booked_class, starts_at, ends_at), False)
+
+    if (replayed := replay()) is not None:
+        return replayed
     if car_id is not None:
         cars = Car.objects.filter(id=car_id)
         car = cars.select_related("vehicle_class", "location").first()
@@ -297,15 +308,13 @@ def reservation_create(
     try:
         car = _hold_a_free_car(hold, cars, starts_at=starts_at, ends_at=ends_at)
     except IntegrityError:  # this id arrived meanwhile: a replay racing its original, or a spent id
-        existing = Reservation.objects.filter(id=reservation_id).first()
-        if existing is None:
+        if (replayed := replay()) is None:
             raise
-        return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
+        return replayed
     if car is None:
         # The original of a retried request may have taken the last car meanwhile: then this is its replay.
-        existing = Reservation.objects.filter(id=reservation_id).first()
-        if existing is not None:
-            return _replay_window(existing, car_id, booked_class, starts_at, ends_at), False
+        if (replayed := replay()) is not None:
+            return replayed
         metrics.reservation_outcome("unavailable")
         raise unavailable()
     metrics.reservation_outcome("created")
@@ -323,10 +332,7 @@ def _window_check(
     if booked_class is not None and ends_at - starts_at < timedelta(minutes=booked_class.min_rental_minutes):
         minimum = booked_class.min_rental_minutes
         raise errors.WindowTooShort(f"A {booked_class.code} is booked for {minimum} minutes at least.")
-    if pickup is not None and not pickup.is_open_at(starts_at):
-        raise errors.OutsideOpeningHours(f"{pickup.code} is closed at the pick-up time.")
-    if dropoff is not None and not dropoff.is_open_at(ends_at):
-        raise errors.OutsideOpeningHours(f"{dropoff.code} is closed at the return time.")
+    selectors.branches_open_check(pickup, dropoff, starts_at=starts_at, ends_at=ends_at)
 
 
 # How many free cars one round locks and tries, and how many rounds before a class is called unavailable. Rounds
@@ -517,8 +523,7 @@ def reservation_release(
             with _own_transaction():
                 rows = list(Reservation.objects.raw(statements.RESERVATION_RELEASE, params))
         except IntegrityError as exc:
-            if _constraint_of(exc) == "car_odometer_never_decreases":
-                raise errors.OdometerDecrease("The car's odometer reads more than that; it never goes down.") from exc
+            _raise_if_odometer_decrease(exc)
             raise
         if rows:
             if rows[0].is_tombstone:
@@ -599,8 +604,7 @@ def reservation_pick_up(*, reservation_id: UUID, odometer_km: int | None = None)
         with transaction.atomic():
             taken = Car.objects.filter(id=hold.car_id, status=CarStatus.AVAILABLE).update(**changes)
     except IntegrityError as exc:
-        if _constraint_of(exc) == "car_odometer_never_decreases":
-            raise errors.OdometerDecrease("The car's odometer reads more than that; it never goes down.") from exc
+        _raise_if_odometer_decrease(exc)
         raise
     if not taken:
         status = Car.objects.filter(id=hold.car_id).values_list("status", flat=True).get()
