@@ -29,6 +29,12 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 control_socket_disable = True
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 
+# The server's bounds on waiting in PostgreSQL (config/settings/base.py reads them): a row lock kept by another
+# transaction for 5 s, or a statement running 20 s, ends in a 503 the client may retry — before this file's
+# `timeout` kills the worker and the client gets nothing.
+os.environ.setdefault("INVENTORY_DB_LOCK_TIMEOUT_MS", "5000")
+os.environ.setdefault("INVENTORY_DB_STATEMENT_TIMEOUT_MS", "20000")
+
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="drivenow-metrics-")
 

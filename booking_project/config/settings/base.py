@@ -91,6 +91,15 @@ TEMPLATES = [
 # is on; BOOKING_DB_POOL_MAX=0 turns the pool off.
 _POOL_MAX = env_int("BOOKING_DB_POOL_MAX", 8)
 _DB_OPTIONS: dict[str, Any] = {"connect_timeout": env_int("BOOKING_DB_CONNECT_TIMEOUT", 3)}
+# How long one statement may wait for a row lock, and run, in milliseconds (0: for ever, PostgreSQL's default). The
+# server sets both (config/gunicorn.conf.py): a request stuck behind another transaction answers 503 with
+# Retry-After instead of hanging until gunicorn kills its worker. Migrations and commands keep PostgreSQL's default.
+_DB_SESSION = {
+    "lock_timeout": env_int("BOOKING_DB_LOCK_TIMEOUT_MS", 0),
+    "statement_timeout": env_int("BOOKING_DB_STATEMENT_TIMEOUT_MS", 0),
+}
+if any(_DB_SESSION.values()):
+    _DB_OPTIONS["options"] = " ".join(f"-c {name}={ms}" for name, ms in _DB_SESSION.items() if ms)
 if _POOL_MAX > 0:
     _DB_OPTIONS["pool"] = {
         "min_size": 1,

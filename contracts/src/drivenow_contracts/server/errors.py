@@ -109,8 +109,11 @@ def _render(response: Response, context: dict[str, Any]) -> Response:
     return response
 
 
-# deadlock_detected, serialization_failure: the transaction was rolled back whole; the same request may succeed.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+# deadlock_detected, serialization_failure, lock_not_available (lock_timeout: another transaction kept a row this
+# one needed for longer than the server waits): the transaction was rolled back whole; the same request may succeed.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+# query_canceled: statement_timeout ended a statement that ran too long (or an operator cancelled it).
+_STATEMENT_TIMEOUT = "57014"
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -126,6 +129,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         log.warning("transaction rolled back by PostgreSQL (%s); answered 503", exc.__cause__.sqlstate)  # type: ignore[union-attr]
         body = problem(503, ErrorCode.CONCURRENT_UPDATE, "Another request changed the same data; try again.")
         return _render(Response(body, status=503, headers={"Retry-After": "1"}), context)
+    if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == _STATEMENT_TIMEOUT:
+        log.error("a statement was cancelled (statement_timeout); answered 503")
+        body = problem(503, ErrorCode.DATABASE_UNAVAILABLE, "The database took too long to answer; try again shortly.")
+        return _render(Response(body, status=503, headers={"Retry-After": "5"}), context)
     if isinstance(exc, (OperationalError, InterfaceError)):
         log.error("database unavailable: %s", exc.__class__.__name__)
         body = problem(503, ErrorCode.DATABASE_UNAVAILABLE, "The database is unavailable; try again shortly.")

@@ -68,8 +68,8 @@ STANDARD_ANSWERS: dict[str, tuple[str, str]] = {
     "431": ("always", "`bad_request`: a header, or all of them together, is over the server's limit."),
     "503": (
         "always",
-        "`database_unavailable` (the database is unreachable) or `concurrent_update` (PostgreSQL rolled this "
-        "request back for another on the same row; nothing was written); retry after `Retry-After`.",
+        "`database_unavailable` (the database is unreachable or took too long) or `concurrent_update` (PostgreSQL "
+        "rolled this request back for another on the same row; nothing was written); retry after `Retry-After`.",
     ),
 }
 
