@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,7 +25,7 @@ from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -647,22 +648,45 @@ def _deliver_queued_now(message_id: int, reservation_id: UUID) -> None:
     metrics.release_delivered_now(outcome)
 
 
+@contextmanager
+def _one_at_a_time(rental_id: UUID) -> Iterator[None]:
+    """Changes of one rental that call inventory run one after another, across every instance: a session advisory
+    lock on the rental's id (no transaction stays open across the call; the server's lock_timeout bounds the wait,
+    and a connection that breaks takes its lock with it). Two extends of one rental then reach inventory and this
+    database in the same order, so both end with the same return."""
+    key = int.from_bytes(rental_id.bytes[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:  # the connection is gone, and the lock with it
+            log.warning("could not unlock rental %s: its connection is gone", rental_id)
+
+
 def rental_extend(*, rental_id: UUID, return_at: datetime) -> Rental:
     """Move a booking's (or an active rental's) return: inventory moves the hold first (409 extension_conflict
-    when the car is booked after; nothing changed), then the rental. Inventory down: 503, nothing changed."""
+    when the car is booked after; nothing changed), then the rental. Inventory down: 503, nothing changed.
+    Extends of one rental run one at a time, so inventory's hold and the rental never end at different times."""
     rental = selectors.rental_get(rental_id=rental_id)
-    if rental.status not in (RentalStatus.RESERVED, RentalStatus.ACTIVE):
-        raise errors.RentalNotActive(f"The rental is {rental.status}; only a reserved or active one is extended.")
-    start = rental.pickup_at or rental.started_at
-    if start is not None and return_at <= start:
-        raise errors.ReturnBeforePickup()
-    if return_at <= timezone.now():
-        raise errors.ReturnBeforePickup("The new return time has passed.")
-    client = inventory_client()
-    _call_inventory("extend", lambda: client.extend(rental.id, ends_at=return_at))
-    Rental.objects.filter(id=rental.id, status__in=[RentalStatus.RESERVED, RentalStatus.ACTIVE]).update(
-        return_at=return_at, expected_return_at=return_at, updated_at=Now()
-    )
+    _no_transaction_open()
+    with _one_at_a_time(rental.id):
+        rental = selectors.rental_get(rental_id=rental.id)  # as the previous extend left it
+        if rental.status not in (RentalStatus.RESERVED, RentalStatus.ACTIVE):
+            raise errors.RentalNotActive(f"The rental is {rental.status}; only a reserved or active one is extended.")
+        start = rental.pickup_at or rental.started_at
+        if start is not None and return_at <= start:
+            raise errors.ReturnBeforePickup()
+        if return_at <= timezone.now():
+            raise errors.ReturnBeforePickup("The new return time has passed.")
+        client = inventory_client()
+        _call_inventory("extend", lambda: client.extend(rental.id, ends_at=return_at))
+        Rental.objects.filter(id=rental.id, status__in=[RentalStatus.RESERVED, RentalStatus.ACTIVE]).update(
+            return_at=return_at, expected_return_at=return_at, updated_at=Now()
+        )
     return selectors.rental_get(rental_id=rental.id)
 
 

@@ -4,12 +4,16 @@ and their next bookings moved ahead of time, and what happens while inventory is
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from drivenow_contracts.testing import assert_problem, pg_port
@@ -261,6 +265,59 @@ def test_extension_into_the_next_booking_is_409_and_changes_nothing(staff, fleet
     moved = staff.post(f"/api/v1/rentals/{first['id']}/extend/", {"return_at": _iso(fits)}, format="json")
     assert moved.status_code == 200 and moved.json()["return_at"] == _iso(fits)
     assert inventory.client().get_reservation(first["id"]).ends_at == fits
+
+
+def _extend_at_once(barrier: threading.Barrier, failures: list, rental_id: uuid.UUID, end: datetime) -> None:
+    try:
+        barrier.wait()
+        services.rental_extend(rental_id=rental_id, return_at=end)
+    except BaseException as exc:
+        failures.append(exc)
+    finally:
+        connection.close()
+
+
+def test_extends_of_one_rental_racing_leave_both_services_with_the_same_return(
+    staff, fleet, customer, inventory, monkeypatch
+):
+    """Eight threads extend one booking to eight different returns at once, three rounds: whichever wins, the rental
+    and inventory's hold end at the same time (each extend reaches both databases in the same order). Inventory's
+    answers come back after a random delay of up to 30 ms, as over a busy network: without the ordering, an
+    earlier extend's answer arriving after a later one's left the rental on the earlier return."""
+    real_client = services.inventory_client
+
+    def slow_answers():
+        client = real_client()
+        extend = client.extend
+
+        def extend_then_wait(*args, **kwargs):
+            answer = extend(*args, **kwargs)
+            time.sleep(random.uniform(0, 0.03))
+            return answer
+
+        client.extend = extend_then_wait
+        return client
+
+    monkeypatch.setattr(services, "inventory_client", slow_answers)
+    start = soon(60 * 24)
+    booked = book(staff, fleet, customer, start, start + timedelta(hours=2), car_id=fleet.cars[0], vehicle_class=None)
+    assert booked.status_code == 201, booked.content
+    rental_id = uuid.UUID(booked.json()["id"])
+    for round_ in range(3):
+        ends = [start + timedelta(hours=3 + round_, minutes=5 * i) for i in range(8)]
+        failures: list[BaseException] = []
+        barrier = threading.Barrier(len(ends))
+        threads = [
+            threading.Thread(target=_extend_at_once, args=(barrier, failures, rental_id, end)) for end in ends
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        rental = Rental.objects.get(id=rental_id)
+        assert rental.return_at in ends
+        assert inventory.client().get_reservation(str(rental_id)).ends_at == rental.return_at, round_
 
 
 def test_a_booking_not_picked_up_in_the_grace_is_a_no_show_and_frees_its_car(staff, fleet, customer, inventory):
