@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from pricing.urls import router as pricing_router
 from rest_framework.routers import DefaultRouter
 
 from config.metrics import metrics_view
@@ -13,7 +14,7 @@ from rentals.urls import router as rentals_router
 
 # One browsable API root listing both apps' resources.
 api = DefaultRouter()
-api.registry.extend([*customers_router.registry, *rentals_router.registry])
+api.registry.extend([*customers_router.registry, *rentals_router.registry, *pricing_router.registry])
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/docs", permanent=False)),

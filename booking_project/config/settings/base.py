@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "axes",
     "customers",
     "rentals",
+    "pricing",
 ]
 
 MIDDLEWARE = [
@@ -281,3 +282,7 @@ BOOKING_RETRY_AFTER_SECONDS = env_int("BOOKING_RETRY_AFTER_SECONDS", 5)
 BOOKING_NO_SHOW_GRACE_MINUTES = env_int("BOOKING_NO_SHOW_GRACE_MINUTES", 60)
 # When a car is overdue, its next bookings whose pick-up is this near are moved to another car by the relay.
 BOOKING_REASSIGN_AHEAD_MINUTES = env_int("BOOKING_REASSIGN_AHEAD_MINUTES", 120)
+
+# -- Prices ------------------------------------------------------------------------------------------------------
+# How long a quote's price holds: a booking made from it within this keeps it.
+BOOKING_QUOTE_TTL_MINUTES = env_int("BOOKING_QUOTE_TTL_MINUTES", 30)

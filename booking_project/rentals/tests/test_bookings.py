@@ -307,9 +307,7 @@ def test_extends_of_one_rental_racing_leave_both_services_with_the_same_return(
         ends = [start + timedelta(hours=3 + round_, minutes=5 * i) for i in range(8)]
         failures: list[BaseException] = []
         barrier = threading.Barrier(len(ends))
-        threads = [
-            threading.Thread(target=_extend_at_once, args=(barrier, failures, rental_id, end)) for end in ends
-        ]
+        threads = [threading.Thread(target=_extend_at_once, args=(barrier, failures, rental_id, end)) for end in ends]
         for thread in threads:
             thread.start()
         for thread in threads:

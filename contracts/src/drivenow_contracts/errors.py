@@ -61,6 +61,14 @@ class ErrorCode(StrEnum):
     INVENTORY_UNAVAILABLE = "inventory_unavailable"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
+    # booking, v2: money
+    RATE_PLAN_NOT_FOUND = "rate_plan_not_found"
+    RATE_PLAN_OVERLAP = "rate_plan_overlap"  # another plan for the class and branch is in force then
+    EXTRA_NOT_FOUND = "extra_not_found"
+    EXTRA_EXISTS = "extra_exists"
+    QUOTE_NOT_FOUND = "quote_not_found"
+    NO_RATE_PLAN = "no_rate_plan"  # no plan prices the class for (part of) the window
+    CURRENCY_MISMATCH = "currency_mismatch"  # plans or extras of one quote in different currencies
 
 
 class ContractError(Exception):
