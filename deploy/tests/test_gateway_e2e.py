@@ -135,7 +135,7 @@ def test_cars_go_to_inventory_and_both_instances_serve(stack):
 
 @needs_booking
 def test_customers_and_rentals_go_to_booking(stack, staff):
-    for path in ("/api/v1/customers/", "/api/v1/rentals/"):
+    for path in ("/api/v1/customers/", "/api/v1/rentals/", "/api/v1/rate-plans/", "/api/v1/extras/"):
         response = staff.get(stack.gateway.url + path, timeout=5)
         assert response.status_code == 200, response.text
     unauthenticated = requests.get(f"{stack.gateway.url}/api/v1/rentals/", timeout=5)

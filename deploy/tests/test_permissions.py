@@ -28,6 +28,21 @@ C = "{car}"  # a fresh car in inventory for this cell
 R = "{reservation}"  # a fresh active reservation in inventory
 K = "{customer}"  # a fresh active customer in booking
 N = "{rental}"  # a fresh active rental in booking
+P = "{rate_plan}"  # a fresh rate plan in booking (of a class of its own)
+PLAN = {
+    "vehicle_class": "{code}",
+    "currency": "EUR",
+    "hour": 100,
+    "day": 600,
+    "week": 3000,
+    "valid_from": "2031-01-01T00:00:00Z",
+}
+QUOTE = {
+    "vehicle_class": "{plan_class}",
+    "pickup_location": "TLV-AIR",
+    "pickup_at": "2031-03-07T09:00:00Z",
+    "return_at": "2031-03-09T09:00:00Z",
+}
 
 # service, method, path, body → expected status for anon, staff, service, plain, admin
 MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
@@ -131,6 +146,21 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
         (401, 200, 401, 403, 200),
     ),
     ("booking", "PATCH", f"/api/v1/rentals/{N}/", {"status": "failed"}, (401, 405, 401, 403, 405)),
+    # booking: prices — anyone reads plans and extras and asks for quotes, staff write plans and extras
+    ("booking", "GET", "/api/v1/rate-plans/", None, (200, 200, 401, 200, 200)),
+    ("booking", "POST", "/api/v1/rate-plans/", PLAN, (401, 201, 401, 403, 201)),
+    ("booking", "GET", f"/api/v1/rate-plans/{P}/", None, (200, 200, 401, 200, 200)),
+    ("booking", "PATCH", f"/api/v1/rate-plans/{P}/", {"day": 700}, (401, 200, 401, 403, 200)),
+    ("booking", "DELETE", f"/api/v1/rate-plans/{P}/", None, (401, 405, 401, 403, 405)),
+    ("booking", "GET", "/api/v1/extras/", None, (200, 200, 401, 200, 200)),
+    (
+        "booking",
+        "POST",
+        "/api/v1/extras/",
+        {"code": "{code}", "name": "Matrix seat", "price": 500, "currency": "EUR", "per": "day"},
+        (401, 201, 401, 403, 201),
+    ),
+    ("booking", "POST", "/api/v1/quotes/", QUOTE, (201, 201, 401, 201, 201)),
     ("booking", "GET", "/health/ready", None, (200, 200, 200, 200, 200)),
     ("booking", "GET", "/schema", None, (200, 200, 401, 200, 200)),  # a wrong token is refused even here
     ("booking", "GET", "/admin/", None, (302, 200, 302, 302, 200)),
@@ -227,6 +257,9 @@ def test_the_permission_matrix_of_both_services(services, capsys):
         assert created.status_code == 201, created.text
         return str(created.json()["id"])
 
+    def fill_codes(body: dict[str, object], values: dict[str, str]) -> dict[str, object]:
+        return {k: values["{code}"] if v == "{code}" else v for k, v in body.items()}
+
     def fresh(path: str, body: object) -> tuple[str, object]:
         values: dict[str, str] = {
             "{new}": str(uuid.uuid4()),
@@ -242,6 +275,11 @@ def test_the_permission_matrix_of_both_services(services, capsys):
             assert held.status_code == 201, held.text
         if K in text:
             values[K] = new_customer()
+        if P in text or "{plan_class}" in text:
+            values["{plan_class}"] = values["{code}"]
+            planned = booking.call("staff", "POST", "/api/v1/rate-plans/", fill_codes(PLAN, values))
+            assert planned.status_code == 201, planned.text
+            values[P] = str(planned.json()["id"])
         if N in text:
             started = booking.call(
                 "staff", "POST", "/api/v1/rentals/", {"car_id": new_car(), "customer_id": new_customer()}

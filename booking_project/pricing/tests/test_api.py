@@ -218,3 +218,20 @@ def test_extras_codes_are_unique_and_read_by_anyone(staff, anon):
     assert [e["code"] for e in anon.get("/api/v1/extras/").json()["results"]] == ["SEAT"]
     assert Extra.objects.count() == 1
     assert_problem(anon.get("/api/v1/quotes/5a3c2a31-39c8-4a4e-9d59-1e3c1e7d0b2a/"), 404, "quote_not_found")
+
+
+def test_the_demo_seeds_a_plan_for_every_class_at_every_branch_and_runs_twice(anon):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for _ in range(2):
+        call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
+    assert RatePlan.objects.count() == 15 and Extra.objects.count() == 4
+    start = _monday_ahead()
+    for branch, currency, seat in (("LON-LHR", "GBP", "CHILD-SEAT-GB"), ("TLV-AIR", "ILS", "CHILD-SEAT-IL")):
+        answer = _quote(
+            anon, start, start + timedelta(days=3), pickup_location=branch, extras=[{"code": seat, "quantity": 2}]
+        )
+        assert answer.status_code == 201, answer.content
+        assert answer.json()["currency"] == currency and answer.json()["total"] > 0

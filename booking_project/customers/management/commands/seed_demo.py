@@ -5,6 +5,7 @@ import os
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -56,4 +57,5 @@ class Command(BaseCommand):
                 services.customer_create(
                     id=UUID(customer_id), name=name, email=email, phone=phone, driver_licence=licence
                 )
+        call_command("seed_demo_prices")  # the demo fleet's rate plans and extras
         self.stdout.write(Token.objects.get(user=user).key)
