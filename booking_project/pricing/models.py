@@ -50,6 +50,7 @@ class RatePlan(models.Model):
                     (TsTzRange("valid_from", "valid_until", models.Value("[)")), RangeOperators.OVERLAPS),
                 ],
                 violation_error_code="rate_plan_overlap",
+                violation_error_message="Another plan for this class and branch is in force during this validity.",
             ),
             models.CheckConstraint(condition=Q(hour__gt=0, day__gt=0, week__gt=0), name="rate_plan_prices_positive"),
             models.CheckConstraint(

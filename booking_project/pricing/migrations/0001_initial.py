@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['vehicle_class', 'location', 'valid_from', 'id'],
-                'constraints': [django.contrib.postgres.constraints.ExclusionConstraint(expressions=[('vehicle_class', '='), ('location', '='), (pricing.models.TsTzRange('valid_from', 'valid_until', models.Value('[)')), '&&')], name='rate_plan_no_overlap', violation_error_code='rate_plan_overlap'), models.CheckConstraint(condition=models.Q(('day__gt', 0), ('hour__gt', 0), ('week__gt', 0)), name='rate_plan_prices_positive'), models.CheckConstraint(condition=models.Q(('valid_until__isnull', True), ('valid_until__gt', models.F('valid_from')), _connector='OR'), name='rate_plan_valid_until_after_from'), models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='rate_plan_currency_code')],
+                'constraints': [django.contrib.postgres.constraints.ExclusionConstraint(expressions=[('vehicle_class', '='), ('location', '='), (pricing.models.TsTzRange('valid_from', 'valid_until', models.Value('[)')), '&&')], name='rate_plan_no_overlap', violation_error_code='rate_plan_overlap', violation_error_message='Another plan for this class and branch is in force during this validity.'), models.CheckConstraint(condition=models.Q(('day__gt', 0), ('hour__gt', 0), ('week__gt', 0)), name='rate_plan_prices_positive'), models.CheckConstraint(condition=models.Q(('valid_until__isnull', True), ('valid_until__gt', models.F('valid_from')), _connector='OR'), name='rate_plan_valid_until_after_from'), models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='rate_plan_currency_code')],
             },
         ),
         migrations.CreateModel(
