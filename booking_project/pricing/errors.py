@@ -63,3 +63,18 @@ class PickupInPast(DomainError):
 
 class QuoteWindowTooLong(DomainError):
     code, http_status, default_detail = ErrorCode.INVALID, 422, "A quote covers at most 366 days."
+
+
+class BookedQuoteNotFound(QuoteNotFound):
+    """A booking names a quote that does not exist: the request is unprocessable, not the URL unknown."""
+
+    http_status = 422
+
+
+class QuoteExpired(DomainError):
+    code, http_status, default_detail = ErrorCode.QUOTE_EXPIRED, 422, "The quote has expired: ask for a new one."
+
+
+class QuoteMismatch(DomainError):
+    code, http_status = ErrorCode.QUOTE_MISMATCH, 422
+    default_detail = "The quote prices another class, branch or window than this booking."

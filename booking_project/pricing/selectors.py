@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from drivenow_contracts.server.fields import parse_uuid
 
@@ -44,3 +46,26 @@ def quote_get(*, quote_id: UUID | str) -> Quote:
     if found is None:
         raise errors.QuoteNotFound()
     return found
+
+
+def quote_for_booking(
+    *,
+    quote_id: UUID,
+    vehicle_class: str | None,
+    pickup_location: str,
+    return_location: str,
+    pickup_at: datetime,
+    return_at: datetime,
+) -> Quote:
+    """The quote a booking names, if it prices exactly this booking and has not expired. Raises
+    BookedQuoteNotFound, QuoteExpired, QuoteMismatch (a booking by car: a quote prices a class)."""
+    quote = Quote.objects.filter(id=quote_id).first()
+    if quote is None:
+        raise errors.BookedQuoteNotFound("No quote has this id.")
+    asked = (vehicle_class, pickup_location, return_location, pickup_at, return_at)
+    quoted = (quote.vehicle_class, quote.pickup_location, quote.return_location, quote.pickup_at, quote.return_at)
+    if asked != quoted:
+        raise errors.QuoteMismatch()
+    if quote.expires_at <= timezone.now():
+        raise errors.QuoteExpired()
+    return quote

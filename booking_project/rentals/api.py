@@ -214,6 +214,7 @@ def _start_arguments(validated: dict[str, Any]) -> dict[str, Any]:
         return_at=booking["return_at"],
         vehicle_class=booking.get("vehicle_class"),
         return_location=booking.get("return_location"),
+        quote_id=booking.get("quote_id"),
     )
     return {**common, "window": window}
 

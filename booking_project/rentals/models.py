@@ -78,6 +78,12 @@ class Rental(models.Model):
     pickup_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     car_model = models.CharField(max_length=100, blank=True, default="", db_default="")
     car_plate = models.CharField(max_length=16, blank=True, default="", db_default="")
+    # Money (v2): the quote a booking was made at, and its price then (minor units of `currency`).
+    quote = models.ForeignKey(
+        "pricing.Quote", null=True, blank=True, on_delete=models.PROTECT, related_name="rentals", editable=False
+    )
+    price = models.BigIntegerField(null=True, blank=True, editable=False)
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["-created_at", "id"]

@@ -48,6 +48,7 @@ class CarSnapshotOutput(serializers.Serializer):
 
 class RentalOutput(serializers.ModelSerializer):
     customer_id = serializers.UUIDField(read_only=True)
+    quote_id = serializers.UUIDField(read_only=True, allow_null=True)
     car = serializers.SerializerMethodField()
     picked_up_at = serializers.DateTimeField(source="started_at", read_only=True, allow_null=True)
     handovers = serializers.SerializerMethodField()
@@ -71,6 +72,9 @@ class RentalOutput(serializers.ModelSerializer):
             "car",
             "picked_up_at",
             "handovers",
+            "quote_id",
+            "price",
+            "currency",
         ]
         read_only_fields = fields
 
@@ -99,6 +103,9 @@ class RentalCreateInput(serializers.Serializer):
     return_location = code_field(required=False)
     pickup_at = StrictDateTimeField(required=False)
     return_at = StrictDateTimeField(required=False)
+    quote_id = UUIDStringField(
+        required=False, help_text="Book at a quote's price: the same class, branches and window, before it expires."
+    )
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         try:
@@ -131,7 +138,7 @@ class ExtendInput(serializers.Serializer):
     return_at = StrictDateTimeField()
 
 
-BOOKING_FIELDS = ("vehicle_class", "pickup_location", "return_location", "pickup_at", "return_at")
+BOOKING_FIELDS = ("vehicle_class", "pickup_location", "return_location", "pickup_at", "return_at", "quote_id")
 
 
 def rental_create_canonical(validated: dict) -> dict:  # type: ignore[type-arg]

@@ -29,6 +29,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+from pricing import selectors as pricing_selectors
 
 from customers.models import Customer, CustomerStatus
 from drivenow_contracts import (
@@ -109,6 +110,7 @@ class Window:
     return_at: datetime
     vehicle_class: str | None = None
     return_location: str | None = None
+    quote_id: UUID | None = None  # book at this quote's price
 
 
 # A pick-up time this far in the past is still "now" (a booking made at the desk a moment ago).
@@ -276,7 +278,7 @@ def _rental_open_checked(
             raise errors.PickupInPast()
     if resumed is not None:
         return Rental.objects.get(id=resumed.rental_id)  # the same body, so the same car and customer
-    booked = {}
+    booked: dict[str, object] = {}
     if window is not None:
         booked = {
             "pickup_at": window.pickup_at,
@@ -285,6 +287,16 @@ def _rental_open_checked(
             "return_location": window.return_location or window.pickup_location,
             "vehicle_class": window.vehicle_class,
         }
+        if window.quote_id is not None:
+            quote = pricing_selectors.quote_for_booking(
+                quote_id=window.quote_id,
+                vehicle_class=window.vehicle_class,
+                pickup_location=window.pickup_location,
+                return_location=window.return_location or window.pickup_location,
+                pickup_at=window.pickup_at,
+                return_at=window.return_at,
+            )
+            booked.update(quote=quote, price=quote.total, currency=quote.currency)
     return Rental.objects.create(
         id=rental_id,
         car_id=car_id,

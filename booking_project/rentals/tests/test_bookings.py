@@ -178,6 +178,40 @@ def test_a_branch_closed_at_pick_up_or_a_window_under_the_class_minimum_is_422(s
     assert book(staff, fleet, customer, short, short + timedelta(hours=4)).status_code == 201
 
 
+def test_a_booking_at_a_quote_keeps_its_price_and_a_stale_or_other_quote_is_422_holding_nothing(
+    staff, fleet, customer, inventory
+):
+    from pricing.models import Quote
+    from pricing.services import rate_plan_create
+
+    rate_plan_create(
+        vehicle_class=fleet.klass, currency="EUR", hour=1_000, day=6_000, week=30_000, valid_from=soon(-60)
+    )
+    start = soon(60 * 24).replace(second=0, microsecond=0)
+    end = start + timedelta(days=2)
+    body = {"vehicle_class": fleet.klass, "pickup_location": fleet.branch, "pickup_at": _iso(start)}
+    quote = staff.post("/api/v1/quotes/", {**body, "return_at": _iso(end)}, format="json").json()
+    booked = book(staff, fleet, customer, start, end, quote_id=quote["id"])
+    assert booked.status_code == 201, booked.content
+    assert (booked.json()["quote_id"], booked.json()["price"], booked.json()["currency"]) == (
+        quote["id"],
+        12_000,
+        "EUR",
+    )
+    assert staff.get(f"/api/v1/rentals/{booked.json()['id']}/").json()["price"] == 12_000
+    before = Rental.objects.count()
+    assert_problem(
+        book(staff, fleet, customer, start, end + timedelta(hours=1), quote_id=quote["id"]), 422, "quote_mismatch"
+    )
+    assert_problem(book(staff, fleet, customer, start, end, quote_id=str(uuid.uuid4())), 422, "quote_not_found")
+    Quote.objects.filter(id=quote["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert_problem(book(staff, fleet, customer, start, end, quote_id=quote["id"]), 422, "quote_expired")
+    assert Rental.objects.count() == before  # refused before a rental was opened or a car asked for
+    # Without a quote a booking carries no price yet (the charges ledger is still to come).
+    plain = book(staff, fleet, customer, start, end)
+    assert plain.status_code == 201 and plain.json()["price"] is None and plain.json()["quote_id"] is None
+
+
 def test_pick_up_with_readings_then_a_late_one_way_return_with_readings(staff, fleet, customer, inventory):
     booked = book(staff, fleet, customer, soon(5), soon(60 * 24), return_location=fleet.other).json()
     picked = staff.post(

@@ -69,6 +69,8 @@ class ErrorCode(StrEnum):
     QUOTE_NOT_FOUND = "quote_not_found"
     NO_RATE_PLAN = "no_rate_plan"  # no plan prices the class for (part of) the window
     CURRENCY_MISMATCH = "currency_mismatch"  # plans or extras of one quote in different currencies
+    QUOTE_EXPIRED = "quote_expired"  # a booking named a quote past its expires_at
+    QUOTE_MISMATCH = "quote_mismatch"  # a booking named a quote for another class, branch or window
 
 
 class ContractError(Exception):
