@@ -78,3 +78,12 @@ class QuoteExpired(DomainError):
 class QuoteMismatch(DomainError):
     code, http_status = ErrorCode.QUOTE_MISMATCH, 422
     default_detail = "The quote prices another class, branch or window than this booking."
+
+
+class ChargedRentalNotFound(DomainError):
+    code, http_status, default_detail = ErrorCode.RENTAL_NOT_FOUND, 404, "No rental with this id."
+
+
+class ChargeCurrencyMissing(DomainError):
+    code, http_status = ErrorCode.INVALID, 422
+    default_detail = "This rental has no charges yet: name the line's currency."

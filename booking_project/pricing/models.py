@@ -141,3 +141,47 @@ class QuoteLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+
+class ChargeKind(models.TextChoices):
+    RENTAL = "rental", "Rental"
+    EXTRA = "extra", "Extra"
+    ONE_WAY = "one_way", "One-way return"
+    LATE_RETURN = "late_return", "Late return"
+    MILEAGE = "mileage", "Mileage"
+    FUEL = "fuel", "Fuel"
+    DAMAGE = "damage", "Damage"
+    CANCELLATION = "cancellation", "Cancellation"
+    NO_SHOW = "no_show", "No-show"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class Charge(models.Model):
+    """A line of a rental's ledger: append-only (a trigger refuses UPDATE and DELETE; a correction is a new
+    adjustment line), and once per (rental, kind, source), so a retried booking, return, sweep or webhook never
+    bills twice. The rental's `price` is the sum of its lines, kept in the transaction that adds one."""
+
+    rental = models.ForeignKey("rentals.Rental", on_delete=models.PROTECT, related_name="charges")
+    kind = models.CharField(max_length=16, choices=ChargeKind.choices)
+    description = models.CharField(max_length=200)
+    quantity = models.BigIntegerField(default=1)
+    unit_price = models.BigIntegerField()
+    amount = models.BigIntegerField(help_text="Minor units; negative for a credit.")
+    currency = models.CharField(max_length=3)
+    source = models.CharField(max_length=300, help_text="What wrote it: quote:<id>:<line>, staff:<key>, …")
+    rule = models.CharField(max_length=100, blank=True, default="")
+    created_by = models.CharField(max_length=150, blank=True, default="", help_text="The staff user, if any.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["rental", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rental", "kind", "source"], name="charge_once_per_source"),
+            models.CheckConstraint(condition=Q(kind__in=ChargeKind.values), name="charge_kind_valid"),
+            models.CheckConstraint(condition=Q(amount=F("quantity") * F("unit_price")), name="charge_amount"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="charge_quantity_positive"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="charge_currency_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency}"

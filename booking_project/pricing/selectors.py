@@ -11,7 +11,7 @@ from django.utils import timezone
 from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors
-from .models import Extra, Quote, RatePlan
+from .models import Charge, Extra, Quote, RatePlan
 
 
 def rate_plan_list() -> QuerySet[RatePlan]:
@@ -69,3 +69,7 @@ def quote_for_booking(
     if quote.expires_at <= timezone.now():
         raise errors.QuoteExpired()
     return quote
+
+
+def charge_list(*, rental_id: UUID) -> QuerySet[Charge]:
+    return Charge.objects.filter(rental_id=rental_id).order_by("id")

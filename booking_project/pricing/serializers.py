@@ -13,7 +13,8 @@ from drivenow_contracts.server.fields import (
 )
 
 from .currencies import MINOR_DIGITS
-from .models import Extra, ExtraPer, Quote, QuoteLine, RatePlan
+from .models import Charge, Extra, ExtraPer, Quote, QuoteLine, RatePlan
+from .services import STAFF_CHARGE_KINDS
 
 # The most an amount column holds (PostgreSQL integer), in minor units: 21,474,836.47 EUR.
 AMOUNT_MAX = 2_147_483_647
@@ -140,3 +141,31 @@ class QuoteOutput(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class ChargeOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Charge
+        fields = [
+            "id",
+            "kind",
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "currency",
+            "source",
+            "rule",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ChargeInput(serializers.Serializer):
+    """A staff line: an adjustment (negative: a credit) or a damage charge."""
+
+    kind = serializers.ChoiceField(choices=[(kind.value, kind.label) for kind in STAFF_CHARGE_KINDS])
+    description = PlainTextField(max_length=200)
+    amount = StrictIntegerField(min_value=-AMOUNT_MAX, max_value=AMOUNT_MAX, help_text="Minor units.")
+    currency = currency_field(required=False, help_text="Only for a rental with no charges yet.")

@@ -9,11 +9,13 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
+from rentals.models import Rental
+
 from . import errors, rules, selectors
-from .models import Extra, ExtraPer, Quote, QuoteLine, RatePlan
+from .models import Charge, ChargeKind, Extra, ExtraPer, Quote, QuoteLine, RatePlan
 
 # The longest window a quote prices.
 QUOTE_MAX_DAYS = 366
@@ -172,3 +174,85 @@ def quote_create(
             for position, line in enumerate(lines)
         )
     return selectors.quote_get(quote_id=quote.id)
+
+
+def _price_from_ledger(rental_id: UUID) -> int:
+    """The rental's price is the sum of its ledger: written in the transaction that added the line."""
+    total = Charge.objects.filter(rental_id=rental_id).aggregate(total=Sum("amount"))["total"] or 0
+    Rental.objects.filter(id=rental_id).update(price=total)
+    return int(total)
+
+
+def charges_from_quote(*, rental_id: UUID, quote_id: UUID) -> int:
+    """A booking made at a quote: the quote's lines become the rental's first charges (once: a retried booking
+    finds them there). Runs in the caller's transaction, the one that makes the booking `reserved`. Returns the
+    rental's price."""
+    assert transaction.get_connection().in_atomic_block, "charges are written with the change they bill"
+    quote = Quote.objects.prefetch_related("lines").get(id=quote_id)
+    Charge.objects.bulk_create(
+        [
+            Charge(
+                rental_id=rental_id,
+                kind=line.kind,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                currency=quote.currency,
+                source=f"quote:{quote.id}:{line.position}",
+                rule=line.rule,
+            )
+            for line in quote.lines.all()
+        ],
+        ignore_conflicts=True,  # charge_once_per_source: already written by this booking's first attempt
+    )
+    return _price_from_ledger(rental_id)
+
+
+def charge_add(
+    *,
+    rental_id: UUID,
+    kind: str,
+    description: str,
+    amount: int,
+    source: str,
+    currency: str | None = None,
+    created_by: str = "",
+) -> tuple[Charge, bool]:
+    """A staff line on a rental's ledger (an adjustment, negative for a credit, or a damage charge). The same
+    `source` (the request's Idempotency-Key) again returns the first line, not a second one. Returns (line, created).
+    Raises BookedRentalNotFound, CurrencyMismatch, ChargeCurrencyMissing."""
+    with transaction.atomic():
+        rental = Rental.objects.select_for_update(no_key=True).filter(id=rental_id).first()
+        if rental is None:
+            raise errors.ChargedRentalNotFound()
+        existing = Charge.objects.filter(rental_id=rental_id, kind=kind, source=source).first()
+        if existing is not None:
+            return existing, False
+        ledger_currency = (
+            rental.currency or Charge.objects.filter(rental_id=rental_id).values_list("currency", flat=True).first()
+        )
+        if ledger_currency and currency and currency != ledger_currency:
+            raise errors.CurrencyMismatch(f"This rental is billed in {ledger_currency}.")
+        currency = currency or ledger_currency
+        if not currency:
+            raise errors.ChargeCurrencyMissing()
+        line = Charge.objects.create(
+            rental_id=rental_id,
+            kind=kind,
+            description=description,
+            quantity=1,
+            unit_price=amount,
+            amount=amount,
+            currency=currency,
+            source=source,
+            rule=f"staff:{kind}",
+            created_by=created_by,
+        )
+        if not rental.currency:
+            Rental.objects.filter(id=rental_id).update(currency=currency)
+        _price_from_ledger(rental_id)
+    return line, True
+
+
+STAFF_CHARGE_KINDS = (ChargeKind.ADJUSTMENT, ChargeKind.DAMAGE)

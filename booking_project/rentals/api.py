@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from pricing import selectors as pricing_selectors
+from pricing import services as pricing_services
+from pricing.serializers import ChargeInput, ChargeOutput
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -17,7 +20,7 @@ from drivenow_contracts.server.fields import parse_uuid
 
 from . import errors, selectors, services
 from .filters import RentalFilter
-from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent_start
+from .idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, header_key, idempotent_start
 from .models import Rental
 from .serializers import (
     BOOKING_FIELDS,
@@ -183,6 +186,45 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data.is_valid(raise_exception=True)
         rental = services.rental_extend(rental_id=_rental_id(pk), return_at=data.validated_data["return_at"])
         return Response(RentalOutput(rental).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The rental's charges: its ledger, line by line (append-only; `price` is their sum)",
+        request=None,
+        responses={200: ChargeOutput(many=True), 404: NOT_FOUND, **AUTH},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a staff line to the ledger: an adjustment (negative: a credit) or a damage charge",
+        request=ChargeInput,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: ChargeOutput,
+            200: ChargeOutput,
+            400: INVALID,
+            404: NOT_FOUND,
+            422: problem_docs(
+                "`currency_mismatch` (the rental is billed in another currency) or `invalid` (a first line "
+                "without a currency)"
+            ),
+            **AUTH,
+        },
+    )
+    @action(detail=True, methods=["get", "post"])
+    def charges(self, request: Request, pk: str) -> Response:
+        rental_id = selectors.rental_get(rental_id=_rental_id(pk)).id
+        if request.method == "GET":
+            return Response(ChargeOutput(pricing_selectors.charge_list(rental_id=rental_id), many=True).data)
+        data = ChargeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = header_key(request)
+        line, created = pricing_services.charge_add(
+            rental_id=rental_id,
+            source=f"staff:{key}" if key else f"staff:{uuid4()}",
+            created_by=request.user.get_username(),
+            **data.validated_data,
+        )
+        return Response(ChargeOutput(line).data, status=201 if created else 200)
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)

@@ -195,7 +195,7 @@ def idempotent_start(
 ) -> Response:
     """POST /rentals/ with its Idempotency-Key, if any: run `start` with the key's request (None without one) and
     answer 201 with the rental it returns, or the first answer again when the key was answered before."""
-    key = _header_key(request)
+    key = header_key(request)
     idempotency = None
     if key is not None:
         fingerprint = idempotency_fingerprint(body=body, user_id=request.user.pk)
@@ -209,7 +209,7 @@ def idempotent_start(
     return Response(result.body, status=result.status, headers={REPLAYED_HEADER: "true"})
 
 
-def _header_key(request: Request) -> str | None:
+def header_key(request: Request) -> str | None:
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None

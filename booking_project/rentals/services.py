@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from pricing import selectors as pricing_selectors
+from pricing import services as pricing_services
 
 from customers.models import Customer, CustomerStatus
 from drivenow_contracts import (
@@ -177,12 +178,14 @@ def _rental_activate(rental: Rental, hold: Reservation | None, *, idempotency: I
         )
     else:
         changes.update(status=RentalStatus.ACTIVE, started_at=now)
-    with transaction.atomic() if idempotency is not None else nullcontext():
+    with transaction.atomic() if idempotency is not None or rental.quote_id else nullcontext():
         if not Rental.objects.filter(id=rental.id, status=RentalStatus.PENDING).update(**changes):
             return False
         for field, value in changes.items():
             if field != "updated_at":
                 setattr(rental, field, value)
+        if rental.quote_id is not None:  # a booking at a quote: its lines are the ledger's first
+            rental.price = pricing_services.charges_from_quote(rental_id=rental.id, quote_id=rental.quote_id)
         if idempotency is not None:
             idempotency_record(rental=rental, request=idempotency)
     booked = rental.status == RentalStatus.RESERVED
@@ -296,7 +299,7 @@ def _rental_open_checked(
                 pickup_at=window.pickup_at,
                 return_at=window.return_at,
             )
-            booked.update(quote=quote, price=quote.total, currency=quote.currency)
+            booked.update(quote=quote, currency=quote.currency)  # its price: the ledger, once reserved
     return Rental.objects.create(
         id=rental_id,
         car_id=car_id,

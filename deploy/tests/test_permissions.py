@@ -146,6 +146,14 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
         (401, 200, 401, 403, 200),
     ),
     ("booking", "PATCH", f"/api/v1/rentals/{N}/", {"status": "failed"}, (401, 405, 401, 403, 405)),
+    ("booking", "GET", f"/api/v1/rentals/{N}/charges/", None, (401, 200, 401, 403, 200)),
+    (
+        "booking",
+        "POST",
+        f"/api/v1/rentals/{N}/charges/",
+        {"kind": "adjustment", "description": "Matrix", "amount": 100, "currency": "EUR"},
+        (401, 201, 401, 403, 201),
+    ),
     # booking: prices — anyone reads plans and extras and asks for quotes, staff write plans and extras
     ("booking", "GET", "/api/v1/rate-plans/", None, (200, 200, 401, 200, 200)),
     ("booking", "POST", "/api/v1/rate-plans/", PLAN, (401, 201, 401, 403, 201)),

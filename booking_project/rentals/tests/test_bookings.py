@@ -199,6 +199,10 @@ def test_a_booking_at_a_quote_keeps_its_price_and_a_stale_or_other_quote_is_422_
         "EUR",
     )
     assert staff.get(f"/api/v1/rentals/{booked.json()['id']}/").json()["price"] == 12_000
+    ledger = staff.get(f"/api/v1/rentals/{booked.json()['id']}/charges/").json()  # the quote's lines, copied
+    assert [(c["kind"], c["quantity"], c["amount"], c["rule"]) for c in ledger] == [
+        (line["kind"], line["quantity"], line["amount"], line["rule"]) for line in quote["lines"]
+    ]
     before = Rental.objects.count()
     assert_problem(
         book(staff, fleet, customer, start, end + timedelta(hours=1), quote_id=quote["id"]), 422, "quote_mismatch"
