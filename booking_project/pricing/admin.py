@@ -35,6 +35,7 @@ class RatePlanForm(ApiRulesForm):
             "km_per_day",
             "per_extra_km",
             "one_way_fee",
+            "fuel_per_eighth",
         ]
 
 

@@ -36,6 +36,7 @@ class RatePlan(models.Model):
     km_per_day = models.PositiveIntegerField(null=True, blank=True, help_text="Included km a day; empty: unlimited.")
     per_extra_km = models.PositiveIntegerField(null=True, blank=True, help_text="Minor units per km over it.")
     one_way_fee = models.PositiveIntegerField(default=0, help_text="Minor units, for a return at another branch.")
+    fuel_per_eighth = models.PositiveIntegerField(default=0, help_text="Minor units per eighth of a tank missing.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -186,3 +186,79 @@ def quote_lines(
             )
         )
     return lines, currencies.pop()
+
+
+@dataclass(frozen=True)
+class Fees:
+    """What a return, a cancellation or a no-show costs beyond the booked window: from the plan in force at the
+    pick-up (prices, allowance, fuel) and the settings (grace, cancellation and no-show policy)."""
+
+    rule: str  # the plan's: "rate_plan:<id>"
+    rates: Rates
+    km_per_day: int | None  # None: unlimited
+    per_extra_km: int | None
+    fuel_per_eighth: int
+    one_way_fee: int
+    late_grace: timedelta
+
+
+def late_line(fees: Fees, *, due: datetime, returned: datetime) -> Line | None:
+    """Within the grace, nothing; past it, each started hour since `due` at the hour price, up to a day's price;
+    past a day, each started day at the day price."""
+    late = returned - due
+    if late <= fees.late_grace:
+        return None
+    hours = math.ceil(late / timedelta(hours=1))
+    if hours <= HOURS_PER_DAY and hours * fees.rates.hour <= fees.rates.day:
+        return Line(
+            "late_return",
+            f"{hours} {'hour' if hours == 1 else 'hours'} late",
+            hours,
+            fees.rates.hour,
+            hours * fees.rates.hour,
+            f"{fees.rule}:late_hour",
+        )
+    days = math.ceil(late / timedelta(days=1))
+    return Line(
+        "late_return",
+        f"{days} {'day' if days == 1 else 'days'} late",
+        days,
+        fees.rates.day,
+        days * fees.rates.day,
+        f"{fees.rule}:late_day",
+    )
+
+
+def mileage_line(fees: Fees, *, km_driven: int, booked_days: int) -> Line | None:
+    if fees.km_per_day is None or not fees.per_extra_km:
+        return None
+    over = km_driven - fees.km_per_day * booked_days
+    if over <= 0:
+        return None
+    return Line(
+        "mileage",
+        f"{over} km over the {fees.km_per_day * booked_days} km included",
+        over,
+        fees.per_extra_km,
+        over * fees.per_extra_km,
+        f"{fees.rule}:per_extra_km",
+    )
+
+
+def fuel_line(fees: Fees, *, out_eighths: int, in_eighths: int) -> Line | None:
+    missing = out_eighths - in_eighths
+    if missing <= 0 or not fees.fuel_per_eighth:
+        return None
+    return Line(
+        "fuel",
+        f"{missing}/8 tank missing",
+        missing,
+        fees.fuel_per_eighth,
+        missing * fees.fuel_per_eighth,
+        f"{fees.rule}:fuel_per_eighth",
+    )
+
+
+def kept_share(price: int, percent: int) -> int:
+    """What a cancellation or no-show keeps of the price, rounded down to the minor unit."""
+    return price * percent // 100

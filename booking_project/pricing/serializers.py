@@ -50,6 +50,7 @@ class RatePlanInput(RefusedFieldsMixin, serializers.Serializer):
     )
     per_extra_km = amount_field(required=False, allow_null=True, min_value=0)
     one_way_fee = amount_field(required=False, min_value=0)
+    fuel_per_eighth = amount_field(required=False, min_value=0)
 
     def validate_location(self, value: str | None) -> str:
         return value or ""
@@ -73,6 +74,7 @@ class RatePlanOutput(serializers.ModelSerializer):
             "km_per_day",
             "per_extra_km",
             "one_way_fee",
+            "fuel_per_eighth",
             "created_at",
             "updated_at",
         ]

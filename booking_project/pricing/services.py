@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -256,3 +257,126 @@ def charge_add(
 
 
 STAFF_CHARGE_KINDS = (ChargeKind.ADJUSTMENT, ChargeKind.DAMAGE)
+
+
+# -- what a return, a cancellation and a no-show add to the ledger ----------------------------------------------
+def _plan_at_pickup(rental: Rental) -> RatePlan | None:
+    """The plan that priced the booking: in force at its pick-up for its class, the branch's own first."""
+    if not rental.vehicle_class or rental.pickup_at is None:
+        return None
+    plans = RatePlan.objects.filter(
+        vehicle_class=rental.vehicle_class,
+        location__in=[rental.pickup_location or "", ""],
+        valid_from__lte=rental.pickup_at,
+    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gt=rental.pickup_at))
+    return min(plans, key=lambda plan: plan.location == "", default=None)
+
+
+def _fees(plan: RatePlan) -> rules.Fees:
+    return rules.Fees(
+        rule=f"rate_plan:{plan.id}",
+        rates=rules.Rates(hour=plan.hour, day=plan.day, week=plan.week),
+        km_per_day=plan.km_per_day,
+        per_extra_km=plan.per_extra_km,
+        fuel_per_eighth=plan.fuel_per_eighth,
+        one_way_fee=plan.one_way_fee,
+        late_grace=timedelta(minutes=settings.BOOKING_LATE_GRACE_MINUTES),
+    )
+
+
+def _append(rental: Rental, lines: Sequence[rules.Line], *, source: str, currency: str) -> None:
+    """Lines of one event (source): written once, whatever the retries; then the price is the ledger's sum."""
+    if not lines:
+        return
+    Charge.objects.bulk_create(
+        [
+            Charge(
+                rental_id=rental.id,
+                kind=line.kind,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                currency=currency,
+                source=source,
+                rule=line.rule,
+            )
+            for line in lines
+        ],
+        ignore_conflicts=True,
+    )
+    if not rental.currency:
+        Rental.objects.filter(id=rental.id).update(currency=currency)
+    _price_from_ledger(rental.id)
+
+
+def charges_for_return(*, rental_id: UUID) -> None:
+    """The return's lines, from the handovers and the plan that priced the booking: late (past the grace), km
+    over the allowance, fuel missing, a one-way return not booked as one. Once per rental (source `return`):
+    ending again, or a retry after a crash here, adds nothing twice. A walk-in (no window) has no plan: nothing."""
+    with transaction.atomic():
+        rental = Rental.objects.select_for_update(no_key=True).filter(id=rental_id).first()
+        if rental is None or rental.pickup_at is None or rental.ended_at is None or rental.return_at is None:
+            return
+        plan = _plan_at_pickup(rental)
+        if plan is None or (rental.currency and rental.currency != plan.currency):
+            return
+        fees = _fees(plan)
+        readings = {handover.kind: handover for handover in rental.handovers.all()}
+        out, back = readings.get("out"), readings.get("in")
+        lines = [rules.late_line(fees, due=rental.return_at, returned=rental.ended_at)]
+        if out is not None and back is not None:
+            if out.odometer_km is not None and back.odometer_km is not None:
+                booked_days = math.ceil((rental.return_at - rental.pickup_at) / timedelta(days=1))
+                lines.append(
+                    rules.mileage_line(fees, km_driven=back.odometer_km - out.odometer_km, booked_days=booked_days)
+                )
+            if out.fuel_eighths is not None and back.fuel_eighths is not None:
+                lines.append(rules.fuel_line(fees, out_eighths=out.fuel_eighths, in_eighths=back.fuel_eighths))
+        returned_at = back.location if back is not None and back.location else rental.return_location
+        one_way_billed = Charge.objects.filter(rental_id=rental.id, kind=ChargeKind.ONE_WAY).exists()
+        if returned_at and returned_at != rental.pickup_location and plan.one_way_fee and not one_way_billed:
+            lines.append(
+                rules.Line(
+                    "one_way",
+                    f"Returned at {returned_at}",
+                    1,
+                    plan.one_way_fee,
+                    plan.one_way_fee,
+                    f"rate_plan:{plan.id}:one_way",
+                )
+            )
+        _append(rental, [line for line in lines if line is not None], source="return", currency=plan.currency)
+
+
+def charges_for_cancellation(*, rental: Rental, cancelled_at: datetime) -> None:
+    """In the cancel's transaction: the booked price credited back, and, inside BOOKING_FREE_CANCELLATION_HOURS of
+    the pick-up, BOOKING_CANCELLATION_PERCENT of it kept."""
+    _credit_and_keep(
+        rental,
+        kind=ChargeKind.CANCELLATION,
+        percent=settings.BOOKING_CANCELLATION_PERCENT
+        if rental.pickup_at is not None
+        and rental.pickup_at - cancelled_at < timedelta(hours=settings.BOOKING_FREE_CANCELLATION_HOURS)
+        else 0,
+    )
+
+
+def charges_for_no_show(*, rental: Rental) -> None:
+    """In the sweep's transaction: the booked price credited back and BOOKING_NO_SHOW_PERCENT of it kept."""
+    _credit_and_keep(rental, kind=ChargeKind.NO_SHOW, percent=settings.BOOKING_NO_SHOW_PERCENT)
+
+
+def _credit_and_keep(rental: Rental, *, kind: str, percent: int) -> None:
+    assert transaction.get_connection().in_atomic_block, "charges are written with the change they bill"
+    price = Charge.objects.filter(rental_id=rental.id).aggregate(total=Sum("amount"))["total"] or 0
+    currency = rental.currency or Charge.objects.filter(rental_id=rental.id).values_list("currency", flat=True).first()
+    if price <= 0 or not currency:
+        return  # nothing was priced: nothing to credit or keep
+    label = "Cancellation" if kind == ChargeKind.CANCELLATION else "No-show"
+    lines = [rules.Line(kind, f"{label}: booked price credited", 1, -price, -price, f"policy:{kind}:credit")]
+    kept = rules.kept_share(price, percent)
+    if kept:
+        lines.append(rules.Line(kind, f"{label} fee: {percent} % of the price", 1, kept, kept, f"policy:{kind}:fee"))
+    for line in lines:  # two lines of one kind: each its own source
+        _append(rental, [line], source=f"{kind}:{line.rule.rsplit(':', 1)[1]}", currency=currency)

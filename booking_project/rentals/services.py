@@ -444,6 +444,7 @@ def rental_end(*, rental_id: UUID, readings: Readings | None = None) -> Rental:
         if rental is None:
             raise errors.RentalNotFound()
         if rental.status == RentalStatus.COMPLETED:
+            _bill_return(rental)  # a retry after a crash between the end and its bill: billed once, now
             return rental
         if rental.status != RentalStatus.ACTIVE:
             raise errors.RentalNotActive(f"The rental is {rental.status}; only an active rental can be ended.")
@@ -455,9 +456,22 @@ def rental_end(*, rental_id: UUID, readings: Readings | None = None) -> Rental:
     transaction.on_commit(metrics.rental_ended)  # at once, unless a caller's transaction is still open
     if deliver_now:
         _release_now(rental)
+    _bill_return(rental)
     if readings is not None or rental.pickup_at is not None:
         return selectors.rental_get(rental_id=rental.id)  # with its handovers
     return rental
+
+
+def _bill_return(rental: Rental) -> None:
+    """The return's charges (late, mileage, fuel, one-way) after the end committed. A booking only: a walk-in has
+    no plan, and costs no statement here. The rental is completed whatever happens: a failure is logged and the
+    next end of the same rental (a retry) bills it, once."""
+    if rental.pickup_at is None:
+        return
+    try:
+        pricing_services.charges_for_return(rental_id=rental.id)
+    except Exception:
+        log.exception("end of rental %s: its return charges were not written; ending it again will", rental.id)
 
 
 def _release_now(rental: Rental) -> None:
@@ -646,6 +660,7 @@ def rental_cancel(*, rental_id: UUID) -> Rental:
                 raise errors.RentalNotReserved("The car is being handed over at this moment; it cannot be cancelled.")
             raise errors.RentalNotReserved(f"The rental is {current}; only a reserved one can be cancelled.")
         message = outbox_enqueue_release(reservation_id=rental.id, unless_picked_up=True)
+        pricing_services.charges_for_cancellation(rental=rental, cancelled_at=timezone.now())
     metrics.rental_closed("cancelled")
     _deliver_queued_now(message.id, rental.id)
     return selectors.rental_get(rental_id=rental.id)
@@ -719,6 +734,7 @@ def rental_sweep_no_shows(*, grace: timedelta, limit: int = 100) -> int:
             rental.status, rental.updated_at = RentalStatus.NO_SHOW, Now()
             rental.save(update_fields=["status", "updated_at"])
             outbox_enqueue_release(reservation_id=rental.id, unless_picked_up=True)
+            pricing_services.charges_for_no_show(rental=rental)
             log.info("no-show: rental %s (car %s) was not picked up; its hold is released", rental.id, rental.car_id)
     for _ in late:
         metrics.rental_closed("no_show")

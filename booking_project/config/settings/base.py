@@ -286,3 +286,9 @@ BOOKING_REASSIGN_AHEAD_MINUTES = env_int("BOOKING_REASSIGN_AHEAD_MINUTES", 120)
 # -- Prices ------------------------------------------------------------------------------------------------------
 # How long a quote's price holds: a booking made from it within this keeps it.
 BOOKING_QUOTE_TTL_MINUTES = env_int("BOOKING_QUOTE_TTL_MINUTES", 30)
+# Fees: a return this late is still on time; a cancellation this long before pick-up is free, later it keeps this
+# share of the price; a no-show keeps this share.
+BOOKING_LATE_GRACE_MINUTES = env_int("BOOKING_LATE_GRACE_MINUTES", 29)
+BOOKING_FREE_CANCELLATION_HOURS = env_int("BOOKING_FREE_CANCELLATION_HOURS", 48)
+BOOKING_CANCELLATION_PERCENT = env_int("BOOKING_CANCELLATION_PERCENT", 50)
+BOOKING_NO_SHOW_PERCENT = env_int("BOOKING_NO_SHOW_PERCENT", 100)

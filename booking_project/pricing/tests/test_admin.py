@@ -26,6 +26,7 @@ PLAN = {
     "km_per_day": "",
     "per_extra_km": "",
     "one_way_fee": "0",
+    "fuel_per_eighth": "0",
 }
 
 

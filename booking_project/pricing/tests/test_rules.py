@@ -170,3 +170,53 @@ def test_extras_by_the_day_or_by_the_rental_and_the_one_way_fee():
 )
 def test_amounts_are_minor_units_shown_with_their_currencys_digits(amount, currency, text):
     assert shown(amount, currency) == text
+
+
+FEES = rules.Fees(
+    rule="rate_plan:a",
+    rates=RATES,
+    km_per_day=200,
+    per_extra_km=30,
+    fuel_per_eighth=1_200,
+    one_way_fee=4_000,
+    late_grace=timedelta(minutes=29),
+)
+
+
+@pytest.mark.parametrize(
+    ("late", "line"),
+    [
+        (timedelta(minutes=29), None),  # within the grace
+        (timedelta(minutes=30), (1, 1_000, "rate_plan:a:late_hour")),  # past it: from the due time
+        (timedelta(hours=5), (5, 1_000, "rate_plan:a:late_hour")),
+        (timedelta(hours=6, minutes=1), (1, 6_000, "rate_plan:a:late_day")),  # 7 hours would cost more than a day
+        (timedelta(hours=23), (1, 6_000, "rate_plan:a:late_day")),
+        (timedelta(hours=25), (2, 6_000, "rate_plan:a:late_day")),  # past a day: per started day
+        (timedelta(days=3), (3, 6_000, "rate_plan:a:late_day")),
+    ],
+)
+def test_a_late_return_is_billed_by_the_hour_up_to_a_day_then_by_the_day(late, line):
+    billed = rules.late_line(FEES, due=T0, returned=T0 + late)
+    assert (billed and (billed.quantity, billed.unit_price, billed.rule)) == line
+    assert billed is None or billed.amount == billed.quantity * billed.unit_price
+
+
+@pytest.mark.parametrize(("km", "days", "over"), [(400, 2, None), (401, 2, 1), (1_000, 3, 400), (0, 1, None)])
+def test_kilometres_over_the_allowance_are_billed(km, days, over):
+    billed = rules.mileage_line(FEES, km_driven=km, booked_days=days)
+    assert (billed and billed.quantity) == over
+    assert billed is None or billed.amount == over * 30
+
+
+def test_unlimited_kilometres_and_a_full_tank_cost_nothing_more():
+    unlimited = rules.Fees(**{**FEES.__dict__, "km_per_day": None})
+    assert rules.mileage_line(unlimited, km_driven=10_000, booked_days=1) is None
+    assert rules.fuel_line(FEES, out_eighths=8, in_eighths=8) is None
+    assert rules.fuel_line(FEES, out_eighths=6, in_eighths=8) is None  # more back than out: no credit
+    missing = rules.fuel_line(FEES, out_eighths=8, in_eighths=5)
+    assert missing is not None and (missing.quantity, missing.amount) == (3, 3_600)
+
+
+@pytest.mark.parametrize(("price", "percent", "kept"), [(10_001, 50, 5_000), (999, 0, 0), (12_345, 100, 12_345)])
+def test_a_cancellation_or_no_show_keeps_its_share_rounded_down(price, percent, kept):
+    assert rules.kept_share(price, percent) == kept

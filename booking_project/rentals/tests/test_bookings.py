@@ -253,6 +253,75 @@ def test_pick_up_with_readings_then_a_late_one_way_return_with_readings(staff, f
     assert (car["status"], car["odometer_km"], car["location"]) == ("available", 1650, fleet.other)
 
 
+def _priced(fleet, **plan):
+    from pricing.services import rate_plan_create
+
+    fields = {"currency": "EUR", "hour": 1_000, "day": 6_000, "week": 30_000, "valid_from": soon(-60 * 24 * 7), **plan}
+    return rate_plan_create(vehicle_class=fleet.klass, **fields)
+
+
+def _ledger(staff, rental_id) -> list[tuple[str, int, int]]:
+    return [(c["kind"], c["quantity"], c["amount"]) for c in staff.get(f"/api/v1/rentals/{rental_id}/charges/").json()]
+
+
+def test_a_late_one_way_return_with_km_and_fuel_to_pay_is_billed_once_from_its_readings(
+    staff, fleet, customer, inventory
+):
+    _priced(fleet, km_per_day=100, per_extra_km=30, fuel_per_eighth=1_200, one_way_fee=4_000)
+    start = soon(5).replace(second=0, microsecond=0)
+    end = start + timedelta(days=1)
+    body = {"vehicle_class": fleet.klass, "pickup_location": fleet.branch, "pickup_at": _iso(start)}
+    quote = staff.post("/api/v1/quotes/", {**body, "return_at": _iso(end)}, format="json").json()
+    booked = book(staff, fleet, customer, start, end, quote_id=quote["id"]).json()
+    readings = {"odometer_km": 1_000, "fuel_eighths": 8}
+    assert staff.post(f"/api/v1/rentals/{booked['id']}/pick-up/", readings, format="json").status_code == 200
+    # Due back 2 h 58 min ago, in both books: 3 started hours late.
+    _inventory_sql(
+        inventory,
+        "UPDATE fleet_reservation SET ends_at = now() - interval '3 hours', "
+        "period = tstzrange(now() - interval '1 day', now() + interval '1 hour') WHERE id = %s",
+        [booked["id"]],
+    )
+    due = timezone.now() - timedelta(hours=2, minutes=58)
+    Rental.objects.filter(id=booked["id"]).update(pickup_at=due - timedelta(days=1), return_at=due)
+    back = {"odometer_km": 1_250, "fuel_eighths": 5, "return_location": fleet.other}
+    ended = staff.post(f"/api/v1/rentals/{booked['id']}/end/", back, format="json")
+    assert ended.status_code == 200, ended.content
+    expected = [
+        ("rental", 1, 6_000),  # the quote's day
+        ("late_return", 3, 3_000),  # 3 started hours late
+        ("mileage", 150, 4_500),  # 250 km driven, 100 included (1 booked day)
+        ("fuel", 3, 3_600),  # 3 eighths missing
+        ("one_way", 1, 4_000),  # returned at another branch than it left from
+    ]
+    assert _ledger(staff, booked["id"]) == expected
+    assert ended.json()["price"] == sum(amount for _, _, amount in expected)
+    # Ending again answers the completed rental and bills nothing twice.
+    assert staff.post(f"/api/v1/rentals/{booked['id']}/end/", back, format="json").status_code == 200
+    assert _ledger(staff, booked["id"]) == expected
+
+
+def test_a_cancel_credits_the_price_back_and_keeps_the_policys_share_inside_the_free_window(
+    staff, fleet, customer, inventory
+):
+    _priced(fleet)
+    ledgers = []
+    for hours_ahead in (24 * 7, 24):  # free until 48 hours before the pick-up, then 50 % kept
+        start = soon(60 * hours_ahead).replace(second=0, microsecond=0)
+        end = start + timedelta(days=2)
+        body = {"vehicle_class": fleet.klass, "pickup_location": fleet.branch, "pickup_at": _iso(start)}
+        quote = staff.post("/api/v1/quotes/", {**body, "return_at": _iso(end)}, format="json").json()
+        booked = book(staff, fleet, customer, start, end, quote_id=quote["id"]).json()
+        cancelled = staff.post(f"/api/v1/rentals/{booked['id']}/cancel/")
+        assert cancelled.status_code == 200, cancelled.content
+        assert staff.post(f"/api/v1/rentals/{booked['id']}/cancel/").status_code == 200  # again: nothing more
+        ledgers.append((_ledger(staff, booked["id"]), cancelled.json()["price"]))
+    assert ledgers == [
+        ([("rental", 2, 12_000), ("cancellation", 1, -12_000)], 0),
+        ([("rental", 2, 12_000), ("cancellation", 1, -12_000), ("cancellation", 1, 6_000)], 6_000),
+    ]
+
+
 def test_pick_up_while_the_booked_car_is_still_out_moves_to_another_car_or_is_409(staff, fleet, customer, inventory):
     first_car, second_car = fleet.cars
     _inventory_sql(inventory, "UPDATE fleet_car SET status = 'maintenance' WHERE id = %s", [second_car])
@@ -363,8 +432,24 @@ def test_a_booking_not_picked_up_in_the_grace_is_a_no_show_and_frees_its_car(sta
     OutboxRelay(RelaySettings.from_settings()).deliver_due()
     assert Rental.objects.get(id=booked["id"]).status == RentalStatus.NO_SHOW
     assert inventory.reservation_state(booked["id"]) == "released"
+    assert _ledger(staff, booked["id"]) == []  # booked without a price: nothing to keep
     # the car is free again for the next customer, for that very window
     assert book(staff, fleet, customer, soon(3), soon(60 * 24)).json()["car_id"] in fleet.cars
+
+
+def test_a_no_show_keeps_the_policys_share_of_the_price(staff, fleet, customer, inventory):
+    _priced(fleet)
+    start = soon(2).replace(second=0, microsecond=0)
+    end = start + timedelta(days=1)
+    body = {"vehicle_class": fleet.klass, "pickup_location": fleet.branch, "pickup_at": _iso(start)}
+    quote = staff.post("/api/v1/quotes/", {**body, "return_at": _iso(end)}, format="json").json()
+    booked = book(staff, fleet, customer, start, end, quote_id=quote["id"]).json()
+    Rental.objects.filter(id=booked["id"]).update(pickup_at=timezone.now() - timedelta(minutes=61))
+    for _ in range(2):  # a second sweep finds nothing to do
+        OutboxRelay(RelaySettings.from_settings()).run_once()
+    assert Rental.objects.get(id=booked["id"]).status == RentalStatus.NO_SHOW
+    assert _ledger(staff, booked["id"]) == [("rental", 1, 6_000), ("no_show", 1, -6_000), ("no_show", 1, 6_000)]
+    assert Rental.objects.get(id=booked["id"]).price == 6_000  # BOOKING_NO_SHOW_PERCENT: 100
 
 
 def test_an_overdue_rental_is_listed_counted_and_its_cars_next_booking_moves_ahead_of_time(
