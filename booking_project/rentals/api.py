@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from pricing import selectors as pricing_selectors
 from pricing import services as pricing_services
+from pricing.invoice import InvoiceHTMLRenderer, invoice_context
 from pricing.serializers import ChargeInput, ChargeOutput
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -225,6 +227,16 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             **data.validated_data,
         )
         return Response(ChargeOutput(line).data, status=201 if created else 200)
+
+    @extend_schema(
+        summary="The rental's invoice: its charges ledger as a page",
+        request=None,
+        responses={(200, "text/html"): OpenApiTypes.STR, 404: NOT_FOUND, **AUTH},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[InvoiceHTMLRenderer])
+    def invoice(self, request: Request, pk: str) -> Response:
+        rental = selectors.rental_get(rental_id=_rental_id(pk))
+        return Response(invoice_context(rental))
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)

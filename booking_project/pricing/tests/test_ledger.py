@@ -136,3 +136,23 @@ def _dsn() -> dict[str, object]:
         "password": settings["PASSWORD"],
         "dbname": settings["NAME"],
     }
+
+
+def test_the_invoice_is_the_ledger_as_a_page_and_its_errors_are_problems(staff, anon, rental):
+    url = f"/api/v1/rentals/{rental.id}/charges/"
+    for body in (
+        {"kind": "damage", "description": "Scratch, rear bumper", "amount": 25_050, "currency": "EUR"},
+        {"kind": "adjustment", "description": "Goodwill <b>credit</b>", "amount": -5_000},
+    ):
+        assert staff.post(url, body, format="json").status_code == 201
+    page = staff.get(f"/api/v1/rentals/{rental.id}/invoice/")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    html = page.content.decode()
+    assert f"DN-{rental.id.hex[:8].upper()}" in html and rental.customer.name in html
+    assert "250.50 EUR" in html and "-50.00 EUR" in html and '<td class="num" id="total">200.50 EUR</td>' in html
+    assert "Goodwill &lt;b&gt;credit&lt;/b&gt;" in html  # escaped, never markup
+    assert_problem(anon.get(f"/api/v1/rentals/{rental.id}/invoice/"), 401, "not_authenticated")
+    assert_problem(staff.get(f"/api/v1/rentals/{uuid.uuid4()}/invoice/"), 404, "rental_not_found")
+    assert_problem(
+        staff.get(f"/api/v1/rentals/{rental.id}/invoice/", HTTP_ACCEPT="application/json"), 406, "not_acceptable"
+    )

@@ -7,9 +7,6 @@ docs/screenshots/board.png."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,26 +20,12 @@ import requests
 from django.conf import settings
 
 from drivenow_contracts.testing import LiveService, live_service
+from drivenow_contracts.testing.browser import headless_chrome
 
 SCREENSHOT = Path(settings.BASE_DIR).parent / "docs" / "screenshots" / "board.png"
 LONDON = ZoneInfo("Europe/London")
 STAFF_PASSWORD = "board-browser-staff-password-1"
 BRANCH = "BRD-LON"
-
-
-def _chromium() -> tuple[str, str]:
-    """Chromium and its driver, as the test command installed them. Without them this test fails where the test
-    command could have installed them (CI, or root: DN_CHROMEDRIVER=missing) and skips only on a machine where it
-    could not (not root) — never silently in CI."""
-    told = os.environ.get("DN_CHROMEDRIVER", "")
-    driver = (told if told not in ("", "missing") else None) or shutil.which("chromedriver")
-    browser = os.environ.get("DN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if driver and os.access(browser, os.X_OK):
-        return browser, driver
-    why = "headless Chromium is not installed (apt-get install chromium chromium-driver; the test command does it)"
-    if os.environ.get("CI") or told == "missing":
-        pytest.fail(f"{why}: the planning board's browser test cannot run", pytrace=False)
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +36,8 @@ def inventory() -> Iterator[LiveService]:
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver_path = _chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    profile = tempfile.mkdtemp(prefix="drivenow-chromium-")
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in CI: Chromium's sandbox refuses to run as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1600,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    # The driver named here: Selenium Manager (which would download one) is never asked.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    try:
+    with headless_chrome() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 class Api:

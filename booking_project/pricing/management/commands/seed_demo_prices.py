@@ -53,6 +53,7 @@ class Command(BaseCommand):
                     km_per_day=250,
                     per_extra_km=_in(currency, 25),
                     one_way_fee=_in(currency, 5_000),
+                    fuel_per_eighth=_in(currency, 900),
                 )
                 made += 1
         for code, name, price, currency, per, most in EXTRAS:
