@@ -1,4 +1,4 @@
-"""Every JSON string field of booking's write endpoints (rentals and customers), taken from its own OpenAPI document,
+"""Every JSON string field of booking's write endpoints (rentals, customers and prices), taken from its own OpenAPI document,
 against hostile near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM before it, braces
 around it, full-width digits, lone surrogates, … A value the schema refuses gets a 4xx problem and writes nothing (no
 customer, rental, outbox message or idempotency key); nothing is a 5xx. Booking talks to a live inventory, so a value
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
+from pricing.models import Charge, Extra, Quote, QuoteLine, RatePlan
 from rentals.models import IdempotencyKey, OutboxMessage, Rental
 
 # Booking refuses to call inventory inside a transaction, so no test-wide one.
@@ -33,6 +34,29 @@ BODIES = {
     ("POST", "/api/v1/rentals/{id}/extend/"): {"return_at": "2099-01-02T10:00:00+00:00"},
     ("POST", "/api/v1/customers/"): {"name": "Ada Lovelace", "email": "ada@example.com"},
     ("PATCH", "/api/v1/customers/{id}/"): {"name": "Ada Lovelace"},
+    # prices: a plan and an extra that may be made (then 409: made already), a quote (201 or 422 no_rate_plan)
+    ("POST", "/api/v1/rate-plans/"): {
+        "vehicle_class": "COMPACT",
+        "currency": "EUR",
+        "hour": 100,
+        "day": 600,
+        "week": 3000,
+        "valid_from": "2099-01-01T00:00:00+00:00",
+    },
+    ("PATCH", "/api/v1/rate-plans/{id}/"): {"vehicle_class": "COMPACT"},  # no such plan: 404 once valid
+    ("POST", "/api/v1/extras/"): {"code": "SEAT", "name": "Child seat", "price": 500, "currency": "EUR", "per": "day"},
+    ("POST", "/api/v1/quotes/"): {
+        "vehicle_class": "COMPACT",
+        "pickup_location": "TLV-AIR",
+        "pickup_at": "2099-01-01T10:00:00+00:00",
+        "return_at": "2099-01-02T10:00:00+00:00",
+    },
+    ("POST", "/api/v1/rentals/{id}/charges/"): {  # no such rental: 404 once valid
+        "kind": "adjustment",
+        "description": "Goodwill",
+        "amount": 100,
+        "currency": "EUR",
+    },
 }
 VALUES = {
     "phone": "+44 20 7946 0000",
@@ -42,6 +66,8 @@ VALUES = {
     "return_location": "TLV-CEN",
     "pickup_at": "2099-01-01T10:00:00+00:00",
     "return_at": "2099-01-02T10:00:00+00:00",
+    "location": "TLV-AIR",
+    "valid_until": "2099-06-01T00:00:00+00:00",
 }
 
 
@@ -73,7 +99,7 @@ def booking(staff, inventory):
 
 
 def _stored() -> tuple[list[dict], ...]:
-    models = (Customer, Rental, OutboxMessage, IdempotencyKey)
+    models = (Customer, Rental, OutboxMessage, IdempotencyKey, RatePlan, Extra, Quote, QuoteLine, Charge)
     return tuple(list(model.objects.order_by("pk").values()) for model in models)
 
 
