@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from pricing.models import Charge
 
 from config.admin import axes_admin_declare_permissions
 from customers.models import Customer
@@ -100,6 +101,31 @@ class HandoverInline(admin.TabularInline):
         return False
 
 
+class ChargeInline(admin.TabularInline):
+    """The rental's ledger, as it is: lines are added through the API (or by the return, a cancel, a no-show) and
+    never changed."""
+
+    model = Charge
+    fields = [
+        "kind",
+        "description",
+        "quantity",
+        "unit_price",
+        "amount",
+        "currency",
+        "source",
+        "created_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Charges (the ledger)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Rental)
 class RentalAdmin(ReadOnlyAdmin):
     """Read-only: rentals start through the API (which reserves the car); staff pick up, end and cancel them
@@ -147,9 +173,12 @@ class RentalAdmin(ReadOnlyAdmin):
         "expected_return_at",
         "ended_at",
         "updated_at",
+        "price",
+        "currency",
+        "quote",
     ]
     exclude = ["car_model", "car_plate"]
-    inlines = [HandoverInline]
+    inlines = [HandoverInline, ChargeInline]
     actions = ["pick_up_rentals", "end_rentals", "cancel_rentals"]
     list_per_page = 50
 

@@ -1,8 +1,8 @@
-"""Every JSON string field of booking's write endpoints (rentals, customers and prices), taken from its own OpenAPI document,
-against hostile near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM before it, braces
-around it, full-width digits, lone surrogates, … A value the schema refuses gets a 4xx problem and writes nothing (no
-customer, rental, outbox message or idempotency key); nothing is a 5xx. Booking talks to a live inventory, so a value
-the schema allows goes all the way.
+"""Every JSON string field of booking's write endpoints (rentals, customers and prices), taken from its own
+OpenAPI document, against hostile near misses (drivenow_contracts.testing.hostile): a newline after an id, a BOM
+before it, braces around it, full-width digits, lone surrogates, … A value the schema refuses gets a 4xx problem and
+writes nothing (no customer, rental, outbox message, idempotency key, plan, extra, quote or charge); nothing is a
+5xx. Booking talks to a live inventory, so a value the schema allows goes all the way.
 
 Every single change to every field is tried once; then hypothesis stacks up to three of them (and drawn control
 and separator characters), derandomized so a run is the same run every time."""
@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pricing.models import Charge, Extra, Quote, QuoteLine, RatePlan
 
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
-from pricing.models import Charge, Extra, Quote, QuoteLine, RatePlan
 from rentals.models import IdempotencyKey, OutboxMessage, Rental
 
 # Booking refuses to call inventory inside a transaction, so no test-wide one.
