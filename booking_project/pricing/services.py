@@ -190,24 +190,14 @@ def charges_from_quote(*, rental_id: UUID, quote_id: UUID) -> int:
     rental's price."""
     assert transaction.get_connection().in_atomic_block, "charges are written with the change they bill"
     quote = Quote.objects.prefetch_related("lines").get(id=quote_id)
-    Charge.objects.bulk_create(
-        [
-            Charge(
-                rental_id=rental_id,
-                kind=line.kind,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                currency=quote.currency,
-                source=f"quote:{quote.id}:{line.position}",
-                rule=line.rule,
-            )
-            for line in quote.lines.all()
-        ],
-        ignore_conflicts=True,  # charge_once_per_source: already written by this booking's first attempt
-    )
-    return _price_from_ledger(rental_id)
+    rows = [
+        (
+            rules.Line(line.kind, line.description, line.quantity, line.unit_price, line.amount, line.rule),
+            f"quote:{quote.id}:{line.position}",
+        )
+        for line in quote.lines.all()
+    ]
+    return _bill(rental_id, rows, currency=quote.currency)
 
 
 def charge_add(
@@ -284,30 +274,29 @@ def _fees(plan: RatePlan) -> rules.Fees:
     )
 
 
-def _append(rental: Rental, lines: Sequence[rules.Line], *, source: str, currency: str) -> None:
-    """Lines of one event (source): written once, whatever the retries; then the price is the ledger's sum."""
-    if not lines:
-        return
-    Charge.objects.bulk_create(
-        [
-            Charge(
-                rental_id=rental.id,
-                kind=line.kind,
-                description=line.description,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                currency=currency,
-                source=source,
-                rule=line.rule,
-            )
-            for line in lines
-        ],
-        ignore_conflicts=True,
-    )
-    if not rental.currency:
-        Rental.objects.filter(id=rental.id).update(currency=currency)
-    _price_from_ledger(rental.id)
+def _bill(rental_id: UUID, rows: Sequence[tuple[rules.Line, str]], *, currency: str) -> int:
+    """Lines on the ledger, each with the source that wrote it: once per (rental, kind, source), whatever the
+    retries (a line already there is left as it is); then the price is the ledger's sum. Returns the price."""
+    if rows:
+        Charge.objects.bulk_create(
+            [
+                Charge(
+                    rental_id=rental_id,
+                    kind=line.kind,
+                    description=line.description,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    amount=line.amount,
+                    currency=currency,
+                    source=source,
+                    rule=line.rule,
+                )
+                for line, source in rows
+            ],
+            ignore_conflicts=True,  # charge_once_per_source
+        )
+        Rental.objects.filter(id=rental_id, currency="").update(currency=currency)
+    return _price_from_ledger(rental_id)
 
 
 def charges_for_return(*, rental_id: UUID) -> None:
@@ -346,7 +335,7 @@ def charges_for_return(*, rental_id: UUID) -> None:
                     f"rate_plan:{plan.id}:one_way",
                 )
             )
-        _append(rental, [line for line in lines if line is not None], source="return", currency=plan.currency)
+        _bill(rental.id, [(line, "return") for line in lines if line is not None], currency=plan.currency)
 
 
 def charges_for_cancellation(*, rental: Rental, cancelled_at: datetime) -> None:
@@ -378,5 +367,5 @@ def _credit_and_keep(rental: Rental, *, kind: str, percent: int) -> None:
     kept = rules.kept_share(price, percent)
     if kept:
         lines.append(rules.Line(kind, f"{label} fee: {percent} % of the price", 1, kept, kept, f"policy:{kind}:fee"))
-    for line in lines:  # two lines of one kind: each its own source
-        _append(rental, [line], source=f"{kind}:{line.rule.rsplit(':', 1)[1]}", currency=currency)
+    # Two lines of one kind: each its own source (cancellation:credit, cancellation:fee).
+    _bill(rental.id, [(line, f"{kind}:{line.rule.rsplit(':', 1)[1]}") for line in lines], currency=currency)
