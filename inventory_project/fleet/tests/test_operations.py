@@ -75,6 +75,14 @@ def test_a_blank_plate_the_api_accepts_is_one_the_schema_allows(staff, client):
     assert blank_in_one_of == []
 
 
+def test_every_query_parameter_the_schema_offers_is_one_the_view_reads(client):
+    """Random-seed fuzzing sent GET /cars/{id}/schedule/?ordering=<nonsense> and got 200: the schema offered the
+    car list's `ordering` on the schedule, which never read it. A view that is no list offers no list parameters."""
+    document = client.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schedule = document["paths"]["/api/v1/cars/{id}/schedule/"]["get"]
+    assert sorted(p["name"] for p in schedule["parameters"] if p["in"] == "query") == ["from", "until"]
+
+
 def test_browsable_api_renders_html(client):
     response = client.get("/api/v1/cars/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200 and b"<html" in response.content.lower()
