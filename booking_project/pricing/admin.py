@@ -48,6 +48,9 @@ class RatePlanAdmin(NulSafeAdmin, admin.ModelAdmin):
     ordering = ["vehicle_class", "location", "valid_from"]
     readonly_fields = ["id", "created_at", "updated_at"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # bookings were priced by it and bill their return by it: end its validity instead
+
 
 class ExtraForm(ApiRulesForm):
     api_serializer = ExtraInput

@@ -87,3 +87,12 @@ class ChargedRentalNotFound(DomainError):
 class ChargeCurrencyMissing(DomainError):
     code, http_status = ErrorCode.INVALID, 422
     default_detail = "This rental has no charges yet: name the line's currency."
+
+
+class ChargeRefused(DomainError):
+    code, http_status, default_detail = ErrorCode.INVALID, 422, "This line cannot be added."
+
+
+class ChargeKeyReused(DomainError):
+    code, http_status = ErrorCode.IDEMPOTENCY_KEY_REUSED, 422
+    default_detail = "This Idempotency-Key came with another line."

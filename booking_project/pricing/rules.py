@@ -126,6 +126,26 @@ def pieces(plans: Sequence[Plan], starts_at: datetime, ends_at: datetime) -> lis
     return result
 
 
+def hours_by_plan(
+    spans: Sequence[tuple[Plan, datetime, datetime]], starts_at: datetime, ends_at: datetime
+) -> list[tuple[Plan, int]]:
+    """The window's started hours, counted from the pick-up, each billed by the plan in force when it starts: the
+    pieces add up to billable_hours(window) (rounding each piece up on its own would bill a 09:00–12:00 window cut at
+    11:50 as 3 + 1 hours). A piece no started hour begins in is dropped."""
+    total = billable_hours(starts_at, ends_at)
+
+    def started_before(instant: datetime) -> int:  # how many of the window's hours start before `instant`
+        return min(total, max(0, math.ceil((instant - starts_at) / timedelta(hours=1))))
+
+    result = []
+    for index, (plan, start, end) in enumerate(spans):
+        upper = total if index == len(spans) - 1 else started_before(end)
+        hours = upper - started_before(start)
+        if hours > 0:
+            result.append((plan, hours))
+    return result
+
+
 _UNITS = (("week", "weeks"), ("day", "days"), ("hour", "hours"))
 
 
@@ -143,8 +163,8 @@ def quote_lines(
     currencies = {plan.currency for plan, _, _ in spans} | {extra.currency for extra in extras}
     if len(currencies) != 1:
         raise MixedCurrencies(", ".join(sorted(currencies)))
-    for plan, start, end in spans:
-        combination = cheapest(billable_hours(start, end), plan.rates)
+    for plan, hours in hours_by_plan(spans, starts_at, ends_at):
+        combination = cheapest(hours, plan.rates)
         for count, (unit, units), unit_price in zip(
             combination, _UNITS, (plan.rates.week, plan.rates.day, plan.rates.hour), strict=True
         ):

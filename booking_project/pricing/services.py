@@ -212,14 +212,23 @@ def charge_add(
 ) -> tuple[Charge, bool]:
     """A staff line on a rental's ledger (an adjustment, negative for a credit, or a damage charge). The same
     `source` (the request's Idempotency-Key) again returns the first line, not a second one. Returns (line, created).
-    Raises BookedRentalNotFound, CurrencyMismatch, ChargeCurrencyMissing."""
+    Refused: a damage line that is no charge, a credit beyond what the rental owes, a key used for another line.
+    Raises ChargedRentalNotFound, CurrencyMismatch, ChargeCurrencyMissing, ChargeRefused, ChargeKeyReused."""
     with transaction.atomic():
         rental = Rental.objects.select_for_update(no_key=True).filter(id=rental_id).first()
         if rental is None:
             raise errors.ChargedRentalNotFound()
-        existing = Charge.objects.filter(rental_id=rental_id, kind=kind, source=source).first()
-        if existing is not None:
+        existing = Charge.objects.filter(rental_id=rental_id, source=source).first()
+        if existing is not None:  # the same key: the same line again, or a different request under an old key
+            asked = (kind, description, amount, currency or existing.currency)
+            if asked != (existing.kind, existing.description, existing.amount, existing.currency):
+                raise errors.ChargeKeyReused()
             return existing, False
+        if kind == ChargeKind.DAMAGE and amount <= 0:
+            raise errors.ChargeRefused("A damage line charges something: a credit is an adjustment.")
+        total = Charge.objects.filter(rental_id=rental_id).aggregate(total=Sum("amount"))["total"] or 0
+        if total + amount < 0:
+            raise errors.ChargeRefused(f"A credit of {-amount} would leave the rental owing {total + amount}.")
         ledger_currency = (
             rental.currency or Charge.objects.filter(rental_id=rental_id).values_list("currency", flat=True).first()
         )
@@ -247,6 +256,8 @@ def charge_add(
 
 
 STAFF_CHARGE_KINDS = (ChargeKind.ADJUSTMENT, ChargeKind.DAMAGE)
+# What a booking itself costs (a cancellation or no-show credits these back).
+BOOKED_KINDS = (ChargeKind.RENTAL, ChargeKind.EXTRA, ChargeKind.ONE_WAY)
 
 
 # -- what a return, a cancellation and a no-show add to the ledger ----------------------------------------------
@@ -307,6 +318,8 @@ def charges_for_return(*, rental_id: UUID) -> None:
         rental = Rental.objects.select_for_update(no_key=True).filter(id=rental_id).first()
         if rental is None or rental.pickup_at is None or rental.ended_at is None or rental.return_at is None:
             return
+        if Charge.objects.filter(rental_id=rental.id, source="return").exists():
+            return  # billed: a plan changed since does not bill the same return again
         plan = _plan_at_pickup(rental)
         if plan is None or (rental.currency and rental.currency != plan.currency):
             return
@@ -340,15 +353,16 @@ def charges_for_return(*, rental_id: UUID) -> None:
 
 def charges_for_cancellation(*, rental: Rental, cancelled_at: datetime) -> None:
     """In the cancel's transaction: the booked price credited back, and, inside BOOKING_FREE_CANCELLATION_HOURS of
-    the pick-up, BOOKING_CANCELLATION_PERCENT of it kept."""
-    _credit_and_keep(
-        rental,
-        kind=ChargeKind.CANCELLATION,
-        percent=settings.BOOKING_CANCELLATION_PERCENT
-        if rental.pickup_at is not None
-        and rental.pickup_at - cancelled_at < timedelta(hours=settings.BOOKING_FREE_CANCELLATION_HOURS)
-        else 0,
-    )
+    the pick-up, BOOKING_CANCELLATION_PERCENT of it kept; cancelled once the pick-up time has passed (before the
+    no-show sweep came), BOOKING_NO_SHOW_PERCENT, as a no-show would."""
+    percent = 0
+    if rental.pickup_at is not None and cancelled_at >= rental.pickup_at:
+        percent = settings.BOOKING_NO_SHOW_PERCENT
+    elif rental.pickup_at is not None and rental.pickup_at - cancelled_at < timedelta(
+        hours=settings.BOOKING_FREE_CANCELLATION_HOURS
+    ):
+        percent = settings.BOOKING_CANCELLATION_PERCENT
+    _credit_and_keep(rental, kind=ChargeKind.CANCELLATION, percent=percent)
 
 
 def charges_for_no_show(*, rental: Rental) -> None:
@@ -358,7 +372,9 @@ def charges_for_no_show(*, rental: Rental) -> None:
 
 def _credit_and_keep(rental: Rental, *, kind: str, percent: int) -> None:
     assert transaction.get_connection().in_atomic_block, "charges are written with the change they bill"
-    price = Charge.objects.filter(rental_id=rental.id).aggregate(total=Sum("amount"))["total"] or 0
+    # The booked price: the booking's own lines (its quote's and its extensions'), not what staff added since.
+    booked = Charge.objects.filter(rental_id=rental.id, kind__in=BOOKED_KINDS)
+    price = booked.aggregate(total=Sum("amount"))["total"] or 0
     currency = rental.currency or Charge.objects.filter(rental_id=rental.id).values_list("currency", flat=True).first()
     if price <= 0 or not currency:
         return  # nothing was priced: nothing to credit or keep
@@ -369,3 +385,40 @@ def _credit_and_keep(rental: Rental, *, kind: str, percent: int) -> None:
         lines.append(rules.Line(kind, f"{label} fee: {percent} % of the price", 1, kept, kept, f"policy:{kind}:fee"))
     # Two lines of one kind: each its own source (cancellation:credit, cancellation:fee).
     _bill(rental.id, [(line, f"{kind}:{line.rule.rsplit(':', 1)[1]}") for line in lines], currency=currency)
+
+
+def extension_lines(*, rental: Rental, return_at: datetime) -> list[tuple[rules.Line, str]]:
+    """What moving a priced booking's return to `return_at` adds: the stretch from the old return priced as a quote
+    prices a window (the cheapest combination, the plans in force then), and its per-day extras. Read before anything
+    changes, so a stretch no plan prices is 422 no_rate_plan with the booking as it was. A booking without a price,
+    or a return moved earlier, adds nothing (no refund for a shorter rental)."""
+    if rental.return_at is None or return_at <= rental.return_at or not rental.vehicle_class:
+        return []
+    if not Charge.objects.filter(rental_id=rental.id, kind__in=BOOKED_KINDS).exists():
+        return []
+    plans = _plans_for(rental.vehicle_class, rental.pickup_location or "", rental.return_at, return_at)
+    extras = [extra for extra in _extras_for(rental.quote.extras if rental.quote else []) if extra.per_day]
+    try:
+        lines, currency = rules.quote_lines(plans, rental.return_at, return_at, extras=extras)
+    except rules.NoPlan as exc:
+        raise errors.NoRatePlan(f"No rate plan prices the extension at {exc.at.isoformat()}.") from None
+    except rules.MixedCurrencies as exc:
+        raise errors.CurrencyMismatch(f"The extension's plans and extras are priced in {exc}.") from None
+    if rental.currency and currency != rental.currency:
+        raise errors.CurrencyMismatch(f"The booking is billed in {rental.currency}; the extension in {currency}.")
+    stamp = return_at.isoformat()
+    return [
+        (
+            rules.Line(
+                line.kind, f"Extension: {line.description}", line.quantity, line.unit_price, line.amount, line.rule
+            ),
+            f"extend:{stamp}:{line.rule}",
+        )
+        for line in lines
+    ]
+
+
+def bill_extension(*, rental: Rental, rows: Sequence[tuple[rules.Line, str]]) -> None:
+    """In the transaction that moves the booking's return: the extension's lines, then the price."""
+    if rows:
+        _bill(rental.id, rows, currency=rental.currency or "")

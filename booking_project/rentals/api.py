@@ -212,7 +212,7 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             **AUTH,
         },
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filterset_class=None, filter_backends=[], pagination_class=None)
     def charges(self, request: Request, pk: str) -> Response:
         rental_id = selectors.rental_get(rental_id=_rental_id(pk)).id
         if request.method == "GET":

@@ -454,9 +454,9 @@ def rental_end(*, rental_id: UUID, readings: Readings | None = None) -> Rental:
             raise errors.RentalNotActive("The rental changed while it was being ended; try again.")
     rental = ended[0]
     transaction.on_commit(metrics.rental_ended)  # at once, unless a caller's transaction is still open
+    _bill_return(rental)  # before the call to inventory: a worker lost during that call has billed already
     if deliver_now:
         _release_now(rental)
-    _bill_return(rental)
     if readings is not None or rental.pickup_at is not None:
         return selectors.rental_get(rental_id=rental.id)  # with its handovers
     return rental
@@ -712,11 +712,13 @@ def rental_extend(*, rental_id: UUID, return_at: datetime) -> Rental:
             raise errors.ReturnBeforePickup()
         if return_at <= timezone.now():
             raise errors.ReturnBeforePickup("The new return time has passed.")
+        extension = pricing_services.extension_lines(rental=rental, return_at=return_at)  # 422 before any change
         client = inventory_client()
         _call_inventory("extend", lambda: client.extend(rental.id, ends_at=return_at))
-        Rental.objects.filter(id=rental.id, status__in=[RentalStatus.RESERVED, RentalStatus.ACTIVE]).update(
-            return_at=return_at, expected_return_at=return_at, updated_at=Now()
-        )
+        with transaction.atomic():
+            moved = Rental.objects.filter(id=rental.id, status__in=[RentalStatus.RESERVED, RentalStatus.ACTIVE])
+            if moved.update(return_at=return_at, expected_return_at=return_at, updated_at=Now()):
+                pricing_services.bill_extension(rental=rental, rows=extension)
     return selectors.rental_get(rental_id=rental.id)
 
 

@@ -51,7 +51,7 @@ def test_staff_lines_are_added_never_edited_and_the_price_is_their_sum(staff, re
 
 
 def test_a_retried_staff_line_with_its_idempotency_key_is_written_once(staff, rental):
-    body = {"kind": "adjustment", "description": "Late fee waived", "amount": -1_000, "currency": "GBP"}
+    body = {"kind": "adjustment", "description": "Late fee waived", "amount": 1_000, "currency": "GBP"}
     url = f"/api/v1/rentals/{rental.id}/charges/"
     first = staff.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="desk-42")
     again = staff.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="desk-42")
@@ -59,6 +59,22 @@ def test_a_retried_staff_line_with_its_idempotency_key_is_written_once(staff, re
     assert again.json() == first.json()
     assert len(_charges(staff, rental.id)) == 1
     assert_problem(staff.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="desk 42"), 400, "invalid")
+    for other in ({**body, "amount": 900}, {**body, "kind": "damage"}):  # the key again, for another line
+        assert_problem(
+            staff.post(url, other, format="json", HTTP_IDEMPOTENCY_KEY="desk-42"), 422, "idempotency_key_reused"
+        )
+    assert len(_charges(staff, rental.id)) == 1
+
+
+def test_a_damage_line_charges_and_a_credit_never_takes_the_rental_below_nothing(staff, rental):
+    url = f"/api/v1/rentals/{rental.id}/charges/"
+    owed = {"kind": "damage", "description": "Dent", "amount": 10_000, "currency": "EUR"}
+    assert staff.post(url, owed, format="json").status_code == 201
+    assert_problem(staff.post(url, {**owed, "amount": -500}, format="json"), 422, "invalid")  # damage is no credit
+    too_much = {"kind": "adjustment", "description": "Goodwill", "amount": -10_001}
+    assert_problem(staff.post(url, too_much, format="json"), 422, "invalid")
+    assert staff.post(url, {**too_much, "amount": -10_000}, format="json").status_code == 201  # down to nothing
+    assert Rental.objects.get(id=rental.id).price == 0
 
 
 @pytest.mark.parametrize(
@@ -156,3 +172,11 @@ def test_the_invoice_is_the_ledger_as_a_page_and_its_errors_are_problems(staff, 
     assert_problem(
         staff.get(f"/api/v1/rentals/{rental.id}/invoice/", HTTP_ACCEPT="application/json"), 406, "not_acceptable"
     )
+
+
+def test_the_ledger_and_the_invoice_offer_no_list_parameters_they_would_ignore(staff):
+    document = staff.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path in ("/api/v1/rentals/{id}/charges/", "/api/v1/rentals/{id}/invoice/"):
+        for method, operation in document["paths"][path].items():
+            if method in ("get", "post"):
+                assert [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"] == [], path

@@ -220,3 +220,32 @@ def test_unlimited_kilometres_and_a_full_tank_cost_nothing_more():
 @pytest.mark.parametrize(("price", "percent", "kept"), [(10_001, 50, 5_000), (999, 0, 0), (12_345, 100, 12_345)])
 def test_a_cancellation_or_no_show_keeps_its_share_rounded_down(price, percent, kept):
     assert rules.kept_share(price, percent) == kept
+
+
+@pytest.mark.parametrize(
+    ("change", "hours"),
+    [
+        (T0 + timedelta(hours=2, minutes=50), [(("a",), 3), (("b",), 0)]),  # the 3 hours start before 11:50
+        (T0 + timedelta(hours=1, minutes=30), [(("a",), 2), (("b",), 1)]),
+        (T0 + timedelta(hours=1), [(("a",), 1), (("b",), 2)]),
+    ],
+)
+def test_a_window_cut_by_a_plan_change_bills_its_started_hours_once(change, hours):
+    cheap = rules.Rates(hour=100, day=10_000, week=50_000)
+    first = plan(valid_until=change, rates=cheap, rule="a")
+    second = plan(valid_from=change, rates=cheap, rule="b")
+    lines, _ = rules.quote_lines([first, second], T0, T0 + timedelta(hours=3))
+    billed = {line.rule.split(":")[0]: line.quantity for line in lines}
+    assert sum(billed.values()) == 3  # 09:00–12:00 is three started hours, wherever the plans change
+    assert [(rule, billed.get(rule[0], 0)) for (rule, _) in hours] == hours
+
+
+def test_a_day_cut_at_midnight_bills_its_24_started_hours_once():
+    midnight = T0.replace(hour=0) + timedelta(days=1)
+    start = midnight - timedelta(hours=13, minutes=30)  # 10:30 the day before
+    plans = [plan(valid_until=midnight, rule="a"), plan(valid_from=midnight, rule="b")]
+    spans = rules.pieces(plans, start, start + timedelta(days=1))
+    assert [(p.rule, hours) for p, hours in rules.hours_by_plan(spans, start, start + timedelta(days=1))] == [
+        ("a", 14),  # 10:30 … 23:30 start before midnight
+        ("b", 10),
+    ]

@@ -301,6 +301,29 @@ def test_a_late_one_way_return_with_km_and_fuel_to_pay_is_billed_once_from_its_r
     assert _ledger(staff, booked["id"]) == expected
 
 
+def test_an_extension_is_billed_as_the_stretch_it_adds_or_refused_when_no_plan_prices_it(
+    staff, fleet, customer, inventory
+):
+    _priced(fleet, valid_until=soon(60 * 24 * 4))
+    start = soon(60 * 24).replace(second=0, microsecond=0)
+    end = start + timedelta(days=1)
+    body = {"vehicle_class": fleet.klass, "pickup_location": fleet.branch, "pickup_at": _iso(start)}
+    quote = staff.post("/api/v1/quotes/", {**body, "return_at": _iso(end)}, format="json").json()
+    booked = book(staff, fleet, customer, start, end, quote_id=quote["id"]).json()
+    url = f"/api/v1/rentals/{booked['id']}/extend/"
+    longer = staff.post(url, {"return_at": _iso(end + timedelta(days=1))}, format="json")
+    assert longer.status_code == 200, longer.content
+    assert _ledger(staff, booked["id"]) == [("rental", 1, 6_000), ("rental", 1, 6_000)]
+    assert longer.json()["price"] == 12_000
+    again = staff.post(url, {"return_at": _iso(end + timedelta(days=1))}, format="json")  # the same return: no more
+    assert again.status_code == 200 and again.json()["price"] == 12_000
+    # Past the plan's validity nothing prices the stretch: 422, and neither service moved the return.
+    beyond = staff.post(url, {"return_at": _iso(end + timedelta(days=9))}, format="json")
+    assert_problem(beyond, 422, "no_rate_plan")
+    assert Rental.objects.get(id=booked["id"]).return_at == end + timedelta(days=1)
+    assert inventory.client().get_reservation(booked["id"]).ends_at == end + timedelta(days=1)
+
+
 def test_a_cancel_credits_the_price_back_and_keeps_the_policys_share_inside_the_free_window(
     staff, fleet, customer, inventory
 ):
@@ -320,6 +343,14 @@ def test_a_cancel_credits_the_price_back_and_keeps_the_policys_share_inside_the_
         ([("rental", 2, 12_000), ("cancellation", 1, -12_000)], 0),
         ([("rental", 2, 12_000), ("cancellation", 1, -12_000), ("cancellation", 1, 6_000)], 6_000),
     ]
+    # What staff charged on the booking is not the booking's price: a cancel leaves it as it is.
+    start = soon(60 * 24 * 7).replace(second=0, microsecond=0)
+    body = {"vehicle_class": fleet.klass, "pickup_location": fleet.branch, "pickup_at": _iso(start)}
+    quote = staff.post("/api/v1/quotes/", {**body, "return_at": _iso(start + timedelta(days=1))}, format="json")
+    booked = book(staff, fleet, customer, start, start + timedelta(days=1), quote_id=quote.json()["id"]).json()
+    damage = {"kind": "damage", "description": "Chipped windscreen at the desk", "amount": 45_000}
+    assert staff.post(f"/api/v1/rentals/{booked['id']}/charges/", damage, format="json").status_code == 201
+    assert staff.post(f"/api/v1/rentals/{booked['id']}/cancel/").json()["price"] == 45_000
 
 
 def test_pick_up_while_the_booked_car_is_still_out_moves_to_another_car_or_is_409(staff, fleet, customer, inventory):
