@@ -235,3 +235,13 @@ def test_the_demo_seeds_a_plan_for_every_class_at_every_branch_and_runs_twice(an
         )
         assert answer.status_code == 201, answer.content
         assert answer.json()["currency"] == currency and answer.json()["total"] > 0
+
+
+def test_the_quote_schema_bounds_the_extras_as_the_api_does(anon, staff):
+    """Random-seed fuzzing sent 25 extras: the schema allowed them, the API refused them (400)."""
+    document = anon.get("/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    extras = document["components"]["schemas"]["QuoteInputRequest"]["properties"]["extras"]
+    assert extras["maxItems"] == 20
+    start = _monday_ahead()
+    too_many = [{"code": f"X{n}"} for n in range(21)]
+    assert_problem(_quote(anon, start, start + timedelta(days=1), extras=too_many), 400, "invalid", "extras")
