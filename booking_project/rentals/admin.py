@@ -9,13 +9,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from pricing.models import Charge
 
 from config.admin import axes_admin_declare_permissions
 from customers.models import Customer
 from drivenow_contracts.server.admin import NulSafeAdmin
 from drivenow_contracts.server.errors import DomainError
 from drivenow_contracts.server.fields import parse_uuid
+from pricing.models import Charge
 
 from . import selectors, services
 from .models import Handover, IdempotencyKey, OutboxMessage, OutboxStatus, Rental

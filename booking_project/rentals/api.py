@@ -7,10 +7,6 @@ from uuid import UUID, uuid4
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from pricing import selectors as pricing_selectors
-from pricing import services as pricing_services
-from pricing.invoice import InvoiceHTMLRenderer, invoice_context
-from pricing.serializers import ChargeInput, ChargeOutput
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,6 +15,14 @@ from rest_framework.response import Response
 from customers.permissions import IsStaff
 from drivenow_contracts.server.errors import problem_docs
 from drivenow_contracts.server.fields import parse_uuid
+from payments import services as payment_services
+from payments.errors import PaymentUnavailable
+from payments.models import Payment
+from payments.serializers import PaymentInput, PaymentOutput
+from pricing import selectors as pricing_selectors
+from pricing import services as pricing_services
+from pricing.invoice import InvoiceHTMLRenderer, invoice_context
+from pricing.serializers import ChargeInput, ChargeOutput
 
 from . import errors, selectors, services
 from .filters import RentalFilter
@@ -136,7 +140,11 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 "`rental_not_reserved`, `class_unavailable` (the booked car is still out and no other is free), "
                 "`not_started` (too early), `car_unavailable`, `odometer_decrease`"
             ),
-            503: problem_docs("`inventory_unavailable`: nothing changed; try again"),
+            402: problem_docs(
+                "`payment_required` (BOOKING_DEPOSIT_REQUIRED: no deposit authorised, and no `payment_method`, or "
+                "it awaits 3-D Secure) or `payment_declined`: the car is not handed out"
+            ),
+            503: problem_docs("`inventory_unavailable` or `payment_unavailable`: nothing changed; try again"),
             **AUTH,
         },
     )
@@ -151,7 +159,12 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             damage=given.get("damage", ""),
             staff_user=request.user.get_username(),
         )
-        rental = services.rental_pick_up(rental_id=_rental_id(pk), readings=readings, car_id=given.get("car_id"))
+        rental = services.rental_pick_up(
+            rental_id=_rental_id(pk),
+            readings=readings,
+            car_id=given.get("car_id"),
+            payment_method=given.get("payment_method"),
+        )
         return Response(RentalOutput(rental).data)
 
     @extend_schema(
@@ -229,6 +242,51 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(ChargeOutput(line).data, status=201 if created else 200)
 
     @extend_schema(
+        methods=["GET"],
+        summary="The rental's payments: deposits and charges, with their events",
+        request=None,
+        responses={200: PaymentOutput(many=True), 404: NOT_FOUND, **AUTH},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Authorise a deposit or take a charge on the customer's card, now",
+        request=PaymentInput,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: PaymentOutput,
+            200: PaymentOutput,
+            400: INVALID,
+            402: problem_docs("`payment_declined`, with the provider's `decline_code`: nothing was taken"),
+            404: NOT_FOUND,
+            409: problem_docs(
+                "`payment_state`: a live payment of this purpose exists, nothing is due, or the rental "
+                "is not in a state to pay"
+            ),
+            422: problem_docs(
+                "`currency_mismatch`, `idempotency_key_reused`, or `invalid` (no price and no amount, "
+                "no payment_method where the provider needs one)"
+            ),
+            503: problem_docs("`payment_unavailable`: the provider did not answer; nothing was taken"),
+            **AUTH,
+        },
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None, filter_backends=[], pagination_class=None)
+    def payments(self, request: Request, pk: str) -> Response:
+        rental_id = selectors.rental_get(rental_id=_rental_id(pk)).id
+        if request.method == "GET":
+            listed = Payment.objects.filter(rental_id=rental_id).prefetch_related("events")
+            return Response(PaymentOutput(listed, many=True).data)
+        data = PaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment, created = payment_services.payment_create(
+            rental_id=rental_id,
+            idempotency_key=header_key(request) or "",
+            created_by=request.user.get_username(),
+            **data.validated_data,
+        )
+        return Response(PaymentOutput(payment).data, status=201 if created else 200)
+
+    @extend_schema(
         summary="The rental's invoice: its charges ledger as a page",
         request=None,
         responses={(200, "text/html"): OpenApiTypes.STR, 404: NOT_FOUND, **AUTH},
@@ -240,7 +298,7 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
-        if isinstance(exc, errors.RentalInventoryUnavailable):
+        if isinstance(exc, (errors.RentalInventoryUnavailable, PaymentUnavailable)):
             response["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, errors.ReplayedProblem):
             response[REPLAYED_HEADER] = "true"

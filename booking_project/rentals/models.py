@@ -221,20 +221,22 @@ class IdempotencyKey(models.Model):
 
 class OutboxKind(models.TextChoices):
     RELEASE = "release", "Release the car in inventory"
+    PAYMENT = "payment", "Call the payment provider (capture, cancel, refund, void)"
 
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
-    DEAD = "dead", "Dead (refused by inventory)"
+    DEAD = "dead", "Dead (refused for good)"
 
 
 class OutboxMessage(models.Model):
-    """A call inventory must receive, written in the same transaction as the change that needs it."""
+    """A call inventory (or the payment provider) must receive, written in the same transaction as the change that
+    needs it."""
 
     id = models.BigAutoField(primary_key=True)
     kind = models.CharField(max_length=16, choices=OutboxKind.choices, default=OutboxKind.RELEASE)
-    reservation_id = models.UUIDField()
+    reservation_id = models.UUIDField(null=True, blank=True, help_text="The hold a release frees (releases only).")
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     # When the row is next due; while a relay holds it, the end of that relay's lease.
@@ -242,7 +244,8 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
-    # What the call carries beyond the id: a return's odometer reading and branch ({"odometer_km", "location"}).
+    # What the call carries beyond the id: a return's odometer reading and branch ({"odometer_km", "location"});
+    # a payment's call ({"payment_id", "op", "amount"}).
     payload = models.JSONField(default=dict, blank=True, db_default=models.Value({}, output_field=models.JSONField()))
 
     class Meta:
@@ -256,6 +259,9 @@ class OutboxMessage(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=OutboxKind.values), name="outbox_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(kind=OutboxKind.RELEASE) | Q(reservation_id__isnull=False), name="outbox_release_has_hold"
+            ),
             models.CheckConstraint(condition=Q(status__in=OutboxStatus.values), name="outbox_status_valid"),
             models.CheckConstraint(
                 condition=Q(status=OutboxStatus.DELIVERED, delivered_at__isnull=False)

@@ -1,5 +1,7 @@
-"""The outbox: calls inventory must receive, written in the transaction of the change that needs them, and
-their delivery by the relay (`manage.py run_outbox_relay`).
+"""The outbox: calls inventory (releases) and the payment provider (captures, cancels, refunds) must receive,
+written in the transaction of the change that needs them, and their delivery by the relay
+(`manage.py run_outbox_relay`). A payment call's outcome is decided by payments.services.payment_deliver (the
+provider down: retried; refused for good: dead); what follows is about releases.
 
 A relay claims due rows with SELECT … FOR UPDATE SKIP LOCKED and, in that same short transaction, moves their
 `next_attempt_at` to the end of a lease; it then calls inventory with no transaction open and records the
@@ -64,7 +66,7 @@ class Claim:
 
     message_id: int
     kind: str
-    reservation_id: UUID
+    reservation_id: UUID | None
     attempts: int
     created_at: datetime
     lease_until: datetime
@@ -81,6 +83,17 @@ def outbox_enqueue_release(*, reservation_id: UUID, unless_picked_up: bool = Fal
     message = OutboxMessage.objects.create(kind=OutboxKind.RELEASE, reservation_id=reservation_id, payload=payload)
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # sent at commit: wakes a listening relay at once
+    return message
+
+
+def outbox_enqueue_payment(*, payload: dict[str, Any]) -> OutboxMessage:
+    """Queue a call to the payment provider, inside the caller's transaction; its row id is the call's idempotency
+    key, so a retried delivery never charges twice."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("an outbox message is written in the transaction of the change that needs it")
+    message = OutboxMessage.objects.create(kind=OutboxKind.PAYMENT, payload=payload)
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return message
 
 
@@ -123,7 +136,7 @@ def outbox_claim(*, message_id: int, lease: timedelta) -> Claim | None:
     return Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until, row.payload or {})
 
 
-def outbox_deliver_claimed_now(*, message_id: int, client: InventoryClient) -> Delivery | str:
+def outbox_deliver_claimed_now(*, message_id: int, client: InventoryClient | None = None) -> Delivery | str:
     """Claim the row a request just queued and deliver it once with `client` (a short timeout); "taken" when a
     relay has it already. What is not delivered stays the relay's, as every row is."""
     claim = outbox_claim(message_id=message_id, lease=timedelta(seconds=settings.BOOKING_RELEASE_NOW_LEASE_SECONDS))
@@ -143,7 +156,9 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
     another than the relay's (a request delivering at once uses one with a short timeout)."""
     if connection.in_atomic_block:
         raise RuntimeError("no database transaction may stay open across a call to inventory")
-    assert claim.kind == OutboxKind.RELEASE
+    if claim.kind == OutboxKind.PAYMENT:
+        return _deliver_payment(claim)
+    assert claim.kind == OutboxKind.RELEASE and claim.reservation_id is not None
     readings = {
         name: claim.payload[name] for name in ("odometer_km", "location", "unless_picked_up") if name in claim.payload
     }
@@ -163,6 +178,21 @@ def outbox_deliver(*, claim: Claim, client: InventoryClient | None = None) -> De
         log.exception("outbox message %s: delivery crashed", claim.message_id)
         return _retry(claim, f"{exc.__class__.__name__}: {exc}")
     return _delivered(claim, note=note)
+
+
+def _deliver_payment(claim: Claim) -> Delivery:
+    from payments.services import payment_deliver
+
+    try:
+        outcome, note = payment_deliver(message_id=claim.message_id, payload=claim.payload)
+    except Exception as exc:  # a bug, the database: keep the message, try again later
+        log.exception("outbox message %s: payment delivery crashed", claim.message_id)
+        return _retry(claim, f"{exc.__class__.__name__}: {exc}")
+    if outcome == "delivered":
+        return _delivered(claim, note=note)
+    if outcome == "retry":
+        return _retry(claim, note)
+    return _dead(claim, note)
 
 
 def _release(client: InventoryClient, reservation_id: UUID, readings: dict[str, Any]) -> str:

@@ -123,6 +123,11 @@ class PickUpInput(serializers.Serializer):
     fuel_eighths = StrictIntegerField(min_value=0, max_value=FUEL_FULL_EIGHTHS)
     damage = PlainTextField(max_length=2000, required=False, help_text="Damage noted before the car leaves.")
     car_id = UUIDStringField(required=False, help_text="Give the customer this car instead (same branch).")
+    payment_method = serializers.RegexField(
+        r"^[A-Za-z0-9_]{1,100}$",
+        required=False,
+        help_text="The card the deposit is authorised on, when one is required and none was authorised ahead.",
+    )
 
 
 class EndInput(serializers.Serializer):

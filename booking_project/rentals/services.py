@@ -29,8 +29,6 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
-from pricing import selectors as pricing_selectors
-from pricing import services as pricing_services
 
 from customers.models import Customer, CustomerStatus
 from drivenow_contracts import (
@@ -47,6 +45,9 @@ from drivenow_contracts import (
     ReservationConflict,
     ReservationNotFound,
 )
+from payments import services as payment_services
+from pricing import selectors as pricing_selectors
+from pricing import services as pricing_services
 
 from . import errors, metrics, selectors, statements
 from .idempotency import (
@@ -472,6 +473,12 @@ def _bill_return(rental: Rental) -> None:
         pricing_services.charges_for_return(rental_id=rental.id)
     except Exception:
         log.exception("end of rental %s: its return charges were not written; ending it again will", rental.id)
+        return
+    try:
+        with transaction.atomic():  # the deposit captured up to the total, through the outbox (once: by state)
+            payment_services.payments_settle(rental_id=rental.id)
+    except Exception:
+        log.exception("end of rental %s: its payments were not settled; ending it again will", rental.id)
 
 
 def _release_now(rental: Rental) -> None:
@@ -554,7 +561,9 @@ def _unclaimed() -> Q:
     return Q(pickup_claimed_at__isnull=True) | Q(pickup_claimed_at__lt=Now() - timedelta(seconds=PICKUP_CLAIM_SECONDS))
 
 
-def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None = None) -> Rental:
+def rental_pick_up(
+    *, rental_id: UUID, readings: Readings, car_id: UUID | None = None, payment_method: str | None = None
+) -> Rental:
     """The customer takes the car: inventory marks it rented, the rental becomes `active` with the handover's
     readings. When the booked car is still out (its previous renter is late) or out of service, the hold moves to
     another free car of the class first (409 class_unavailable when there is none); with `car_id`, to that car
@@ -564,7 +573,10 @@ def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None =
 
     The rental is claimed first (`pickup_claimed_at`, one conditional UPDATE): while inventory hands the car
     over, a cancel or the no-show sweep leaves it alone, so a car that has left is never released behind its
-    customer's back."""
+    customer's back.
+
+    With BOOKING_DEPOSIT_REQUIRED, a deposit is authorised (with `payment_method`, unless one was authorised ahead)
+    after the claim and before inventory hands the car over: declined, 402 and the car stays."""
     rental = selectors.rental_get(rental_id=rental_id)
     if rental.status == RentalStatus.ACTIVE and rental.is_booking:
         return rental
@@ -580,6 +592,9 @@ def rental_pick_up(*, rental_id: UUID, readings: Readings, car_id: UUID | None =
             raise errors.RentalNotReserved("This rental is being picked up at this moment.")
         raise errors.RentalNotReserved(f"The rental is {current.status}; only a reserved one is picked up.")
     try:
+        payment_services.deposit_for_pickup(
+            rental=rental, payment_method=payment_method, created_by=readings.staff_user
+        )
         hold = _hand_over(rental, readings, car_id)
     except BaseException:
         Rental.objects.filter(id=rental.id, status=RentalStatus.RESERVED).update(pickup_claimed_at=None)
@@ -661,6 +676,7 @@ def rental_cancel(*, rental_id: UUID) -> Rental:
             raise errors.RentalNotReserved(f"The rental is {current}; only a reserved one can be cancelled.")
         message = outbox_enqueue_release(reservation_id=rental.id, unless_picked_up=True)
         pricing_services.charges_for_cancellation(rental=rental, cancelled_at=timezone.now())
+        payment_services.payments_settle(rental_id=rental.id)  # the fee taken, the rest released or refunded
     metrics.rental_closed("cancelled")
     _deliver_queued_now(message.id, rental.id)
     return selectors.rental_get(rental_id=rental.id)
@@ -737,6 +753,7 @@ def rental_sweep_no_shows(*, grace: timedelta, limit: int = 100) -> int:
             rental.save(update_fields=["status", "updated_at"])
             outbox_enqueue_release(reservation_id=rental.id, unless_picked_up=True)
             pricing_services.charges_for_no_show(rental=rental)
+            payment_services.payments_settle(rental_id=rental.id)
             log.info("no-show: rental %s (car %s) was not picked up; its hold is released", rental.id, rental.car_id)
     for _ in late:
         metrics.rental_closed("no_show")

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "customers",
     "rentals",
     "pricing",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -239,7 +240,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-DRIVENOW_METRICS_COLLECTORS = ["rentals.metrics.outbox_backlog", "rentals.metrics.overdue"]
+DRIVENOW_METRICS_COLLECTORS = ["rentals.metrics.outbox_backlog", "rentals.metrics.overdue", "payments.metrics.money"]
 # Inventory is reported by /health/ready but never makes booking unready: the outbox covers its outages.
 DRIVENOW_READY_REPORTS = {"inventory": "rentals.inventory.inventory_status"}
 
@@ -292,3 +293,18 @@ BOOKING_LATE_GRACE_MINUTES = env_int("BOOKING_LATE_GRACE_MINUTES", 29)
 BOOKING_FREE_CANCELLATION_HOURS = env_int("BOOKING_FREE_CANCELLATION_HOURS", 48)
 BOOKING_CANCELLATION_PERCENT = env_int("BOOKING_CANCELLATION_PERCENT", 50)
 BOOKING_NO_SHOW_PERCENT = env_int("BOOKING_NO_SHOW_PERCENT", 100)
+
+# -- payments (payments/): the provider, by configuration -----------------------------------------------
+# `fake` (the default: local and CI, in-process and scriptable by card token) or `stripe` (the official SDK).
+BOOKING_PAYMENT_PROVIDER = env("BOOKING_PAYMENT_PROVIDER", "fake")
+# The webhook endpoint's signing secret (Stripe: whsec_…; the fake signs its webhooks with it the same way).
+BOOKING_PAYMENT_WEBHOOK_SECRET = env("BOOKING_PAYMENT_WEBHOOK_SECRET", "whsec_drivenow_local_only")
+BOOKING_PAYMENT_TIMEOUT = _env_float("BOOKING_PAYMENT_TIMEOUT", 10.0)  # seconds for one call to the provider
+BOOKING_STRIPE_SECRET_KEY = env("BOOKING_STRIPE_SECRET_KEY", "")
+BOOKING_STRIPE_API_BASE = env("BOOKING_STRIPE_API_BASE", "https://api.stripe.com")
+# The fake provider answers every call as if it were down (a fault drill: returns still complete, captures wait).
+BOOKING_PAYMENT_FAKE_OUTAGE = env_bool("BOOKING_PAYMENT_FAKE_OUTAGE", False)
+# A deposit authorised before the car leaves (at pick-up, or ahead through POST /rentals/{id}/payments/), of the
+# booking's price plus this margin for the return's fees; captured at the return, the rest released.
+BOOKING_DEPOSIT_REQUIRED = env_bool("BOOKING_DEPOSIT_REQUIRED", False)
+BOOKING_DEPOSIT_MARGIN_PERCENT = env_int("BOOKING_DEPOSIT_MARGIN_PERCENT", 20)

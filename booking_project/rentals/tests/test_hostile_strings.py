@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pricing.models import Charge, Extra, Quote, QuoteLine, RatePlan
 
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
+from pricing.models import Charge, Extra, Quote, QuoteLine, RatePlan
 from rentals.models import IdempotencyKey, OutboxMessage, Rental
 
 # Booking refuses to call inventory inside a transaction, so no test-wide one.

@@ -71,6 +71,14 @@ class ErrorCode(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"  # plans or extras of one quote in different currencies
     QUOTE_EXPIRED = "quote_expired"  # a booking named a quote past its expires_at
     QUOTE_MISMATCH = "quote_mismatch"  # a booking named a quote for another class, branch or window
+    # booking, v2: payments
+    PAYMENT_NOT_FOUND = "payment_not_found"
+    PAYMENT_DECLINED = "payment_declined"  # 402: the provider declined the card (its reason in `decline_code`)
+    PAYMENT_REQUIRED = "payment_required"  # 402: a deposit must be authorised before the car is handed out
+    PAYMENT_STATE = "payment_state"  # the payment cannot do this now (already captured, one live already, …)
+    PAYMENT_UNAVAILABLE = "payment_unavailable"  # 503: the payment provider did not answer; nothing was taken
+    BAD_SIGNATURE = "bad_signature"  # a webhook whose signature does not verify
+    UNSUPPORTED_EVENT = "unsupported_event"  # a webhook of a type this service does not act on
 
 
 class ContractError(Exception):

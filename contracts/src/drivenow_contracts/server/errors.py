@@ -43,6 +43,10 @@ class DomainError(Exception):
         self.detail = detail or self.default_detail
         super().__init__(self.detail)
 
+    def extra_members(self) -> dict[str, Any]:
+        """Members of the problem beyond the standard ones (a declined payment's `decline_code`)."""
+        return {}
+
 
 def problem(
     status: int, code: str, detail: str, *, errors: dict[str, list[str]] | None = None, instance: str | None = None
@@ -123,6 +127,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
     if isinstance(exc, DomainError):
         body = problem(exc.http_status, exc.code, exc.detail, instance=instance)
+        body.update({name: _encodable(str(value)) for name, value in exc.extra_members().items() if name not in body})
         return _render(Response(body, status=exc.http_status), context)
     if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in _RETRYABLE_SQLSTATES:
         # Two requests on one row at once, and PostgreSQL chose this one to give way: nothing was written.
