@@ -21,7 +21,7 @@ from payments.models import Payment
 from payments.serializers import PaymentInput, PaymentOutput
 from pricing import selectors as pricing_selectors
 from pricing import services as pricing_services
-from pricing.invoice import InvoiceHTMLRenderer, invoice_context
+from pricing.invoice import InvoiceHTMLRenderer, InvoicePDFRenderer, invoice_context
 from pricing.serializers import ChargeInput, ChargeOutput
 
 from . import errors, selectors, services
@@ -287,11 +287,17 @@ class RentalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(PaymentOutput(payment).data, status=201 if created else 200)
 
     @extend_schema(
-        summary="The rental's invoice: its charges ledger as a page",
+        summary="The rental's invoice: its charges ledger as a page, or as PDF with Accept: application/pdf",
         request=None,
-        responses={(200, "text/html"): OpenApiTypes.STR, 404: NOT_FOUND, **AUTH},
+        responses={
+            (200, "text/html"): OpenApiTypes.STR,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            404: NOT_FOUND,
+            503: problem_docs("`pdf_unavailable`: this host cannot render PDF; the page can be had"),
+            **AUTH,
+        },
     )
-    @action(detail=True, methods=["get"], renderer_classes=[InvoiceHTMLRenderer])
+    @action(detail=True, methods=["get"], renderer_classes=[InvoiceHTMLRenderer, InvoicePDFRenderer])
     def invoice(self, request: Request, pk: str) -> Response:
         rental = selectors.rental_get(rental_id=_rental_id(pk))
         return Response(invoice_context(rental))

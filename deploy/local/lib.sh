@@ -178,30 +178,44 @@ dn_secret() {
 # Debian/Ubuntu, installs PACKAGE with apt-get first (expecting the program at PATH), without starting any service
 # the package brings. Otherwise prints how to install it and returns 1.
 dn_apt_tool() {
-  local name="$1" package="$2" path="$3" bin guard=""
+  local name="$1" package="$2" path="$3" bin
   bin="$(command -v "$name" 2>/dev/null || true)"
   if [ -z "$bin" ] && [ -x "$path" ]; then bin="$path"; fi
   if [ -n "$bin" ]; then echo "$bin"; return 0; fi
+  dn_apt_install "$name" "$package" && [ -x "$path" ] && { echo "$path"; return 0; }
+  return 1
+}
+
+# dn_apt_install WHAT PACKAGE...: install the packages with apt-get as root on Debian/Ubuntu, no service of theirs
+# started; otherwise (or when it fails) says how, and returns 1.
+dn_apt_install() {
+  local what="$1" guard=""; shift
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    dn_log "$name is not installed; install it (Debian/Ubuntu: sudo apt-get install $package) and run this again"
+    dn_log "$what is not installed; install it (Debian/Ubuntu: sudo apt-get install $*) and run this again"
     return 1
   fi
-  dn_log "installing $package with apt-get (no service of it is started)"
+  dn_log "installing $* with apt-get (no service of it is started)"
   # policy-rc.d exit 101 = "do not start services from maintainer scripts"; only while installing, only if absent.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     guard=/usr/sbin/policy-rc.d
     printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
   fi
-  local log; log="$(mktemp /tmp/drivenow-apt.XXXXXX)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >"$log" 2>&1; then
+  local log rc=0; log="$(mktemp /tmp/drivenow-apt.XXXXXX)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >"$log" 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$package" >>"$log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$log" 2>&1 || rc=1
   fi
   if [ -n "$guard" ]; then rm -f "$guard"; fi
-  if [ -x "$path" ]; then rm -f "$log"; echo "$path"; return 0; fi
+  if [ "$rc" = 0 ]; then rm -f "$log"; return 0; fi
   tail -n 5 "$log" >&2
-  dn_log "installing $package failed (full log: $log)"
+  dn_log "installing $* failed (full log: $log)"
   return 1
+}
+
+# dn_pango: the Pango libraries WeasyPrint draws the PDF invoice with (and a font), installed when missing.
+dn_pango() {
+  if ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then return 0; fi
+  dn_apt_install "Pango (for PDF invoices)" libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 }
 
 # dn_nginx: the gateway's nginx (the system nginx service is never started; the gateway runs with its own prefix).

@@ -35,6 +35,9 @@ else
   dn_log "WARNING: running WITHOUT the gateway: each service only on its own ports"
 fi
 
+# Booking prints PDF invoices with WeasyPrint, which needs Pango: installed when missing (else only HTML invoices).
+$has_booking && { dn_pango || dn_log "WARNING: no Pango: invoices are HTML only (PDF answers 503 pdf_unavailable)"; }
+
 busy_ports=("${inventory_ports[@]}")
 $has_booking && busy_ports+=("${booking_ports[@]}")
 $has_gateway && busy_ports+=("$gateway_port" "$internal_port")

@@ -58,6 +58,14 @@ else
   dn_log "no promtool: the Prometheus rule tests in deploy/tests will be skipped"
 fi
 
+# The PDF invoice (booking's pricing/tests/test_invoice_pdf.py): WeasyPrint needs Pango, and the test opens the
+# document with poppler's pdftotext and pdftoppm (Debian's poppler-utils). Missing where they could have been
+# installed, that test fails (DN_PDFTOPPM=missing); without root it skips, except in CI.
+dn_pango || true
+if ! dn_apt_tool pdftoppm poppler-utils /usr/bin/pdftoppm >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then export DN_PDFTOPPM=missing; fi
+fi
+
 # Each suite's coverage data, read for its total after it ran (see run_covered).
 covdata="$(mktemp -d /tmp/drivenow-coverage.XXXXXX)"
 trap 'rm -rf "$covdata"' EXIT

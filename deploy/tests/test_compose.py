@@ -289,6 +289,9 @@ def test_grafana_datasource_and_dashboard_are_provisioned():
         "sum by (code)",
         "inventory_cars",
         "booking_outbox_pending",
+        "booking_payments_captured_minor_total",
+        "booking_payment_operations_total",
+        "booking_payment_provider_seconds_bucket",
     ],
 )
 def test_the_dashboard_shows(needle):

@@ -2,6 +2,7 @@
 logs, over the booking base; inventory's token is required."""
 
 import os
+import secrets
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -44,3 +45,11 @@ if not BOOKING_INVENTORY_TOKEN:
     raise ImproperlyConfigured(
         "BOOKING_INVENTORY_TOKEN must be set in production (inventory's `manage.py create_service_account`)."
     )
+
+if BOOKING_PAYMENT_PROVIDER == "stripe" and not BOOKING_STRIPE_SECRET_KEY:
+    raise ImproperlyConfigured("BOOKING_PAYMENT_PROVIDER=stripe needs BOOKING_STRIPE_SECRET_KEY.")
+if BOOKING_PAYMENT_WEBHOOK_SECRET in ("", "whsec_drivenow_local_only"):
+    # The published default signs nothing a provider sends: a random one, so no webhook verifies until it is set.
+    BOOKING_PAYMENT_WEBHOOK_SECRET = secrets.token_hex(32)
+    if BOOKING_PAYMENT_PROVIDER == "stripe":
+        raise ImproperlyConfigured("BOOKING_PAYMENT_PROVIDER=stripe needs BOOKING_PAYMENT_WEBHOOK_SECRET (whsec_…).")

@@ -103,7 +103,8 @@ class StripeProvider:
         return event_from_stripe_shape(body)
 
     @staticmethod
-    def _intent(pi: Any) -> Intent:
+    def _intent(resource: Any) -> Intent:
+        pi = resource.to_dict() if hasattr(resource, "to_dict") else dict(resource)  # nested objects as dicts too
         charge = pi.get("latest_charge")
         refunded = charge.get("amount_refunded", 0) if isinstance(charge, Mapping) else 0
         error = pi.get("last_payment_error") or {}

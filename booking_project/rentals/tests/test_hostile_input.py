@@ -19,6 +19,8 @@ from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 from drivenow_contracts.testing import BadRequest as Bad
 from drivenow_contracts.testing import assert_problem
+from payments.models import Payment, PaymentEvent
+from payments.providers.fake import event, signature
 from rentals.models import IdempotencyKey, OutboxMessage, Rental
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +39,15 @@ def _rental(**changes: object) -> dict[str, object]:
 
 
 CUSTOMERS = "/api/v1/customers/"
+PAYMENTS = f"/api/v1/rentals/{RENTAL_ID}/payments/"
+WEBHOOK = "/api/v1/payments/webhooks/fake/"
+TEST_WEBHOOK_SECRET = "whsec_drivenow_local_only"  # the settings' default, which the test settings keep
+
+
+def _event(kind: str) -> bytes:
+    return event(kind, "fake_pi_0", event_id="evt_hostile")
+
+
 CUSTOMER = f"/api/v1/customers/{CUSTOMER_ID}/"
 RENTALS = "/api/v1/rentals/"
 TEN_MB = b"x" * (10 * 1024 * 1024)
@@ -449,6 +460,78 @@ CATALOGUE: list[Bad] = [
         field="Idempotency-Key",
         headers={"HTTP_IDEMPOTENCY_KEY": "key-1\x00"},
     ),
+    # -- money: payments and their webhooks (nothing reaches the provider) ----------------------------------------
+    Bad(
+        "payment negative", "POST", PAYMENTS, 400, "invalid", body={"purpose": "charge", "amount": -100}, field="amount"
+    ),
+    Bad("payment zero", "POST", PAYMENTS, 400, "invalid", body={"purpose": "charge", "amount": 0}, field="amount"),
+    Bad(
+        "payment fraction", "POST", PAYMENTS, 400, "invalid", body={"purpose": "charge", "amount": 10.5}, field="amount"
+    ),
+    Bad(
+        "payment amount text",
+        "POST",
+        PAYMENTS,
+        400,
+        "invalid",
+        body={"purpose": "charge", "amount": "1"},
+        field="amount",
+    ),
+    Bad("payment huge", "POST", PAYMENTS, 400, "invalid", body={"purpose": "charge", "amount": 2**63}, field="amount"),
+    Bad(
+        "payment currency",
+        "POST",
+        PAYMENTS,
+        400,
+        "invalid",
+        body={"purpose": "charge", "currency": "XBT"},
+        field="currency",
+    ),
+    Bad("payment purpose", "POST", PAYMENTS, 400, "invalid", body={"purpose": "tip"}, field="purpose"),
+    Bad("payment no purpose", "POST", PAYMENTS, 400, "invalid", body={"amount": 100}, field="purpose"),
+    Bad(
+        "payment method NUL",
+        "POST",
+        PAYMENTS,
+        400,
+        "invalid",
+        body={"purpose": "charge", "payment_method": "tok\x00visa"},
+        field="payment_method",
+    ),
+    Bad("payment anonymous", "POST", PAYMENTS, 401, "not_authenticated", who="anon", body={"purpose": "charge"}),
+    Bad("payment non-staff", "POST", PAYMENTS, 403, "permission_denied", who="plain", body={"purpose": "charge"}),
+    Bad("capture unknown", "POST", f"/api/v1/payments/{CAR_ID}/capture/", 404, "payment_not_found", body={}),
+    Bad("capture negative", "POST", f"/api/v1/payments/{CAR_ID}/capture/", 400, "invalid", body={"amount": -1}),
+    Bad("refund fraction", "POST", f"/api/v1/payments/{CAR_ID}/refund/", 400, "invalid", body={"amount": 0.5}),
+    Bad("webhook unsigned", "POST", WEBHOOK, 400, "bad_signature", raw=_event("payment_intent.succeeded")),
+    Bad(
+        "webhook other secret",
+        "POST",
+        WEBHOOK,
+        400,
+        "bad_signature",
+        raw=_event("payment_intent.succeeded"),
+        headers={"HTTP_FAKE_SIGNATURE": signature(_event("payment_intent.succeeded"), "whsec_not_ours")},
+    ),
+    Bad(
+        "webhook unknown type",
+        "POST",
+        WEBHOOK,
+        422,
+        "unsupported_event",
+        raw=_event("customer.created"),
+        headers={"HTTP_FAKE_SIGNATURE": signature(_event("customer.created"), TEST_WEBHOOK_SECRET)},
+    ),
+    Bad("webhook provider unknown", "POST", "/api/v1/payments/webhooks/paypal/", 404, "not_found", raw=b"{}"),
+    Bad(
+        "pick-up payment method spaces",
+        "POST",
+        f"/api/v1/rentals/{RENTAL_ID}/pick-up/",
+        400,
+        "invalid",
+        body={"odometer_km": 1, "fuel_eighths": 8, "payment_method": "tok visa"},
+        field="payment_method",
+    ),
     # -- query values -------------------------------------------------------------------------------------------
     Bad("customers limit 0", "GET", CUSTOMERS + "?limit=0", 400, "invalid", field="limit"),
     Bad("customers offset -5", "GET", CUSTOMERS + "?offset=-5", 400, "invalid", field="offset"),
@@ -513,7 +596,8 @@ def world(db, inventory_down):
 
 
 def _snapshot() -> list[list[dict]]:
-    return [list(model.objects.order_by("pk").values()) for model in (Customer, Rental, OutboxMessage, IdempotencyKey)]
+    models = (Customer, Rental, OutboxMessage, IdempotencyKey, Payment, PaymentEvent)
+    return [list(model.objects.order_by("pk").values()) for model in models]
 
 
 @pytest.mark.parametrize("bad", CATALOGUE, ids=[bad.name for bad in CATALOGUE])

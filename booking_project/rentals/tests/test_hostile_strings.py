@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 from drivenow_contracts.testing.hostile import MUTATIONS, hostile_values, json_body, judge, string_fields
+from payments.models import FakeIntent, Payment, PaymentEvent
 from pricing.models import Charge, Extra, Quote, QuoteLine, RatePlan
 from rentals.models import IdempotencyKey, OutboxMessage, Rental
 
@@ -57,8 +58,13 @@ BODIES = {
         "amount": 100,
         "currency": "EUR",
     },
+    ("POST", "/api/v1/rentals/{id}/payments/"): {"purpose": "deposit", "payment_method": "tok_visa"},  # 404 once valid
+    ("POST", "/api/v1/payments/{id}/capture/"): {"amount": 100},  # no string in it
+    ("POST", "/api/v1/payments/{id}/refund/"): {"amount": 100},
+    ("POST", "/api/v1/payments/webhooks/{provider}/"): {},  # the provider's event: any object, signed
 }
 VALUES = {
+    "payment_method": "tok_visa",
     "phone": "+44 20 7946 0000",
     "driver_licence": "LOVEL-815-AD",
     "vehicle_class": "COMPACT",
@@ -99,7 +105,20 @@ def booking(staff, inventory):
 
 
 def _stored() -> tuple[list[dict], ...]:
-    models = (Customer, Rental, OutboxMessage, IdempotencyKey, RatePlan, Extra, Quote, QuoteLine, Charge)
+    models = (
+        Customer,
+        Rental,
+        OutboxMessage,
+        IdempotencyKey,
+        RatePlan,
+        Extra,
+        Quote,
+        QuoteLine,
+        Charge,
+        Payment,
+        PaymentEvent,
+        FakeIntent,
+    )
     return tuple(list(model.objects.order_by("pk").values()) for model in models)
 
 

@@ -79,6 +79,7 @@ class ErrorCode(StrEnum):
     PAYMENT_UNAVAILABLE = "payment_unavailable"  # 503: the payment provider did not answer; nothing was taken
     BAD_SIGNATURE = "bad_signature"  # a webhook whose signature does not verify
     UNSUPPORTED_EVENT = "unsupported_event"  # a webhook of a type this service does not act on
+    PDF_UNAVAILABLE = "pdf_unavailable"  # 503: this host cannot render the PDF invoice (the HTML page it can)
 
 
 class ContractError(Exception):

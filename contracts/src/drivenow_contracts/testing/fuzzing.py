@@ -69,9 +69,12 @@ def write_config(
     stateful_steps: int,
     dictionaries: dict[str, list[str]] | None = None,
     parameters: dict[str, tuple[str, float]] | None = None,
+    signed_path_regexes: tuple[str, ...] = (),
 ) -> None:
     """schemathesis.toml: default headers, per-path-regex headers, accepting statuses, all phases; `parameters`
-    binds a parameter (`body.car_id`) to a dictionary of known values, used with the given probability."""
+    binds a parameter (`body.car_id`) to a dictionary of known values, used with the given probability.
+    `signed_path_regexes`: operations whose requests carry a signature over their body (a payment provider's
+    webhook) that no generator can make: there 400 `bad_signature` is the answer to schema-valid data too."""
 
     def table(values: dict[str, str]) -> str:
         return "{ " + ", ".join(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in values.items()) + " }"
@@ -105,6 +108,13 @@ def write_config(
         ]
     for regex, extra_headers in operation_headers.items():
         lines += ["[[operations]]", f"include-path-regex = {_toml_string(regex)}", f"headers = {table(extra_headers)}"]
+    for regex in signed_path_regexes:
+        lines += [
+            "[[operations]]",
+            f"include-path-regex = {_toml_string(regex)}",
+            "[operations.checks.positive_data_acceptance]",
+            f"expected-statuses = {json.dumps([*ACCEPTING_STATUSES, '400'])}",
+        ]
     path.write_text("\n".join(lines) + "\n")
 
 
