@@ -60,9 +60,6 @@ class PaymentAdmin(ReadOnly, admin.ModelAdmin):
     list_select_related = ["rental"]
     date_hierarchy = "created_at"
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
 
 @admin.register(PaymentEvent)
 class PaymentEventAdmin(ReadOnly, admin.ModelAdmin):
@@ -71,6 +68,3 @@ class PaymentEventAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ["event_id", "=payment__id"]
     fields = ["payment", "provider", "source", "kind", "event_id", "outcome", "amount", "detail", "created_at"]
     readonly_fields = fields
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)

@@ -38,7 +38,7 @@ def deliver_now(message_id: int) -> None:
     from rentals.outbox import outbox_deliver_claimed_now
 
     try:
-        outbox_deliver_claimed_now(message_id=message_id)
+        outbox_deliver_claimed_now(message_id=message_id, lease_seconds=services.call_lease_seconds())
     except Exception:
         log.exception("payment call %s: delivering at once failed; the relay will", message_id)
 

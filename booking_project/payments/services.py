@@ -15,9 +15,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
+from django.db.models.functions import Now
+from django.utils import timezone
 
-from rentals.models import OutboxKind, OutboxMessage, Rental, RentalStatus
+from rentals.models import OutboxKind, OutboxMessage, OutboxStatus, Rental, RentalStatus
 
 from . import errors, metrics
 from .models import LIVE_STATUSES, Payment, PaymentEvent, PaymentStatus, Purpose
@@ -40,7 +42,15 @@ _OF_INTENT = {
     p.IntentStatus.FAILED: PaymentStatus.DECLINED,
 }
 PAYABLE = (RentalStatus.RESERVED, RentalStatus.ACTIVE, RentalStatus.COMPLETED)
+# A rental whose ledger is final: its payments are settled against it.
+SETTLED = (RentalStatus.COMPLETED, RentalStatus.CANCELLED, RentalStatus.NO_SHOW)
 OPERATIONS = ("capture", "cancel", "refund", "void")
+
+
+def call_lease_seconds() -> float:
+    """How long a delivery holds a payment call's row: longer than the two provider calls a refund (or a void)
+    makes, so no relay takes the row while it is in flight."""
+    return max(settings.BOOKING_RELEASE_NOW_LEASE_SECONDS, 3 * settings.BOOKING_PAYMENT_TIMEOUT)
 
 
 def _authorize_key(payment: Payment) -> str:
@@ -69,8 +79,8 @@ def balance_due(rental: Rental) -> int:
 def _queued_capture(payment: Payment) -> int:
     message = (
         OutboxMessage.objects.filter(kind=OutboxKind.PAYMENT, payload__payment_id=str(payment.id))
-        .filter(payload__op="capture")
-        .exclude(status="delivered")
+        .filter(payload__op="capture", status=OutboxStatus.PENDING)
+        .order_by("-id")
         .first()
     )
     return int(message.payload.get("amount", 0)) if message else 0
@@ -119,23 +129,33 @@ def payment_create(
     chosen = provider()
     if chosen.needs_method and not payment_method:
         raise errors.PaymentRefused(f"The {chosen.name} provider needs a payment_method (a card token).")
+    metadata: dict[str, str] = {"rental": str(rental.id), "purpose": purpose}
     try:
-        payment = Payment.objects.create(
-            rental_id=rental.id,
-            purpose=purpose,
-            provider=chosen.name,
-            currency=currency,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            created_by=created_by,
-        )
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                rental_id=rental.id,
+                purpose=purpose,
+                provider=chosen.name,
+                currency=currency,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                created_by=created_by,
+            )
+            metadata["payment"] = str(payment.id)
+            # The void of this authorisation, due only if nobody records its answer (a worker killed mid-call):
+            # whatever the provider did is then released, and the payment is no longer live.
+            void = _queue(
+                payment,
+                "void",
+                {"amount": amount, "currency": currency, "method": payment_method, "metadata": metadata},
+                due_in=settings.BOOKING_PAYMENT_VOID_AFTER_SECONDS,
+            )
     except IntegrityError:
         if idempotency_key:  # the same key at the same moment: the first one is answered
             first = Payment.objects.filter(rental_id=rental.id, idempotency_key=idempotency_key).first()
             if first is not None:
                 return _replayed(first, purpose=purpose, amount=amount), False
         raise errors.PaymentState(f"This rental has a live {purpose} payment already.") from None
-    metadata = {"rental": str(rental.id), "payment": str(payment.id), "purpose": purpose}
     try:
         with metrics.provider_call(chosen.name, "authorize"):
             intent = chosen.authorize(
@@ -147,22 +167,18 @@ def payment_create(
                 metadata=metadata,
             )
     except p.ProviderDeclined as exc:
-        _ended(payment, PaymentStatus.DECLINED, kind="authorize", outcome="declined", exc=exc)
+        _ended(payment, PaymentStatus.DECLINED, kind="authorize", outcome="declined", exc=exc, void=void.id)
         raise errors.PaymentDeclined(str(exc), decline_code=exc.code, payment_id=str(payment.id)) from None
     except p.ProviderRefused as exc:
-        _ended(payment, PaymentStatus.DECLINED, kind="authorize", outcome="refused", exc=exc)
+        _ended(payment, PaymentStatus.DECLINED, kind="authorize", outcome="refused", exc=exc, void=void.id)
         raise errors.PaymentDeclined(str(exc), decline_code=exc.code, payment_id=str(payment.id)) from None
     except p.ProviderUnavailable as exc:
         with transaction.atomic():
             _ended(payment, PaymentStatus.FAILED, kind="authorize", outcome="unavailable", exc=exc)
-            _queue(
-                payment,
-                "void",
-                {"amount": amount, "currency": currency, "method": payment_method, "metadata": metadata},
-            )
+            OutboxMessage.objects.filter(id=void.id, status=OutboxStatus.PENDING).update(next_attempt_at=Now())
         raise errors.PaymentUnavailable() from None
     metrics.OPERATIONS.labels(chosen.name, "authorize", "ok").inc()
-    payment = _sync(payment.id, intent, source="call", kind="authorize", amount=amount)
+    payment = _sync(payment.id, intent, source="call", kind="authorize", amount=amount, void=void.id)
     if payment.status == PaymentStatus.DECLINED:
         raise errors.PaymentDeclined(decline_code=intent.decline_code, payment_id=str(payment.id))
     return payment, True
@@ -174,13 +190,24 @@ def _replayed(first: Payment, *, purpose: str, amount: int | None) -> Payment:
     return first
 
 
-def _ended(payment: Payment, status: str, *, kind: str, outcome: str, exc: p.ProviderError) -> None:
+def _ended(
+    payment: Payment, status: str, *, kind: str, outcome: str, exc: p.ProviderError, void: int | None = None
+) -> None:
     metrics.OPERATIONS.labels(payment.provider, kind, outcome).inc()
     with transaction.atomic():
         Payment.objects.filter(id=payment.id, status=PaymentStatus.AUTHORIZING).update(
             status=status, decline_code=exc.code[:64]
         )
         _event(payment, source="call", kind=kind, outcome=outcome, amount=payment.amount, detail=str(exc))
+        if void is not None:
+            _void_not_needed(void)
+
+
+def _void_not_needed(message_id: int) -> None:
+    """The authorisation was answered and recorded: its standby void has nothing to do."""
+    OutboxMessage.objects.filter(id=message_id, status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.DELIVERED, delivered_at=timezone.now(), last_error="the authorisation was answered"
+    )
 
 
 def _event(payment: Payment | None, *, source: str, kind: str, **fields: Any) -> None:
@@ -194,12 +221,24 @@ def _event(payment: Payment | None, *, source: str, kind: str, **fields: Any) ->
 
 
 def _sync(
-    payment_id: UUID, intent: p.Intent, *, source: str, kind: str, amount: int | None = None, event_id: str = ""
+    payment_id: UUID,
+    intent: p.Intent,
+    *,
+    source: str,
+    kind: str,
+    amount: int | None = None,
+    event_id: str = "",
+    void: int | None = None,
 ) -> Payment:
     """Bring the payment to what the provider says, under its row lock: statuses only move forward, amounts only
-    grow (a stale answer read before a newer one changes nothing), and the CHECKs hold whatever it says."""
+    grow (a stale answer read before a newer one changes nothing), and the CHECKs hold whatever it says. Money
+    that arrives after the rental's ledger was settled (a charge or 3-D Secure confirmed late) is settled again
+    at once: what the ledger does not owe is refunded, an authorisation no longer needed is released."""
     with transaction.atomic():
+        if void is not None:
+            _void_not_needed(void)
         payment = Payment.objects.select_for_update().get(id=payment_id)
+        before = (payment.status, payment.captured)
         status = _OF_INTENT[intent.status]
         if payment.status == PaymentStatus.EXPIRED and status == PaymentStatus.CANCELLED:
             status = PaymentStatus.EXPIRED
@@ -219,14 +258,21 @@ def _sync(
             payment.closing = ""
         payment.save()
         _event(payment, source=source, kind=kind, event_id=event_id, outcome=str(intent.status), amount=amount)
+        if (payment.status, payment.captured) != before and payment.status in (
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.CAPTURED,
+        ):
+            rental = Rental.objects.get(id=payment.rental_id)
+            if rental.status in SETTLED and rental.price is not None:
+                payments_settle(rental_id=rental.id)
     return payment
 
 
-def _queue(payment: Payment, op: str, extra: Mapping[str, Any] | None = None) -> OutboxMessage:
+def _queue(payment: Payment, op: str, extra: Mapping[str, Any] | None = None, *, due_in: float = 0) -> OutboxMessage:
     """A call to the provider the relay delivers (inside the caller's transaction: it commits with the change)."""
     from rentals.outbox import outbox_enqueue_payment
 
-    return outbox_enqueue_payment(payload={"payment_id": str(payment.id), "op": op, **(extra or {})})
+    return outbox_enqueue_payment(payload={"payment_id": str(payment.id), "op": op, **(extra or {})}, due_in=due_in)
 
 
 def payment_get(*, payment_id: UUID, for_update: bool = False) -> Payment:
@@ -350,7 +396,9 @@ def deposit_for_pickup(*, rental: Rental, payment_method: str | None, created_by
         raise errors.PaymentRequired("The deposit awaits the customer's confirmation (3-D Secure); then pick up again.")
 
 
-def payment_deliver(*, message_id: int, payload: Mapping[str, Any]) -> tuple[str, str]:
+def payment_deliver(
+    *, message_id: int, payload: Mapping[str, Any], held: QuerySet[OutboxMessage] | None = None
+) -> tuple[str, str]:
     """Deliver one queued call to the provider (the relay, or a request at once), with the outbox row's id as its
     idempotency key: a retry after a lost answer is answered as the first call. Returns the outcome for the outbox
     (`delivered`, `retry`, `dead`) and a note."""
@@ -360,6 +408,11 @@ def payment_deliver(*, message_id: int, payload: Mapping[str, Any]) -> tuple[str
     op = payload.get("op")
     if payment is None or op not in OPERATIONS:
         return "dead", f"not a payment operation: {dict(payload)!r}"[:500]
+    if op == "void":
+        answered = _void_due(payment)
+        if answered:
+            return "delivered", answered
+        payment.refresh_from_db()
     chosen = provider(payment.provider)
     key = f"drivenow-outbox-{message_id}"
     amount = payload.get("amount")
@@ -381,11 +434,26 @@ def payment_deliver(*, message_id: int, payload: Mapping[str, Any]) -> tuple[str
         return "retry", f"payment provider unavailable: {exc}"
     except (p.ProviderRefused, p.ProviderDeclined) as exc:
         metrics.OPERATIONS.labels(chosen.name, op, "refused").inc()
-        _refused(payment, op, amount, exc)
+        _refused(payment, op, amount, exc, held=held)
         return "dead", f"the payment provider refused the {op} ({exc.code}): {exc}"
     metrics.OPERATIONS.labels(chosen.name, op, "ok").inc()
     _sync(payment.id, intent, source="call", kind=op, amount=amount)
     return "delivered", ""
+
+
+def _void_due(payment: Payment) -> str:
+    """A standby void that came due: nothing to do (a note) when the authorisation was answered meanwhile; a
+    payment still `authorizing` (its request died mid-call) is failed first, so it stops being live."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(id=payment.id)
+        if locked.status == PaymentStatus.AUTHORIZING:
+            locked.status = PaymentStatus.FAILED
+            locked.save(update_fields=["status", "updated_at"])
+            _event(locked, source="call", kind="authorize", outcome="no_answer", detail="voided: no answer recorded")
+            return ""
+        if locked.status != PaymentStatus.FAILED or locked.ref:
+            return f"the authorisation was answered ({locked.status}): nothing to void"
+    return ""
 
 
 def _void(chosen: p.PaymentProvider, payment: Payment, payload: Mapping[str, Any], key: str) -> p.Intent | None:
@@ -409,10 +477,19 @@ def _void(chosen: p.PaymentProvider, payment: Payment, payload: Mapping[str, Any
     return intent
 
 
-def _refused(payment: Payment, op: str, amount: object, exc: p.ProviderError) -> None:
+def _refused(
+    payment: Payment, op: str, amount: object, exc: p.ProviderError, *, held: QuerySet[OutboxMessage] | None
+) -> None:
     """The provider refused for good: the payment says so (an expired authorisation), and what was requested of
-    it is given back (a refund refused is no longer requested; a capture refused leaves it closable again)."""
+    it is given back (a refund refused is no longer requested; a capture refused leaves it closable again) — only
+    while this delivery still holds its row (its lease), so a delivery that lost its row to another gives back
+    nothing that the other may have done."""
     with transaction.atomic():
+        if held is not None and not held.select_for_update().exists():
+            log.warning(
+                "payment %s: %s refused, but its call's lease was lost; left to the other delivery", payment.id, op
+            )
+            return
         locked = Payment.objects.select_for_update().get(id=payment.id)
         if op == "capture" and exc.code == "authorization_expired":
             locked.status = PaymentStatus.EXPIRED

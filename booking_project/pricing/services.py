@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from drivenow_contracts.server.errors import DomainError
 from rentals.models import Rental
 
 from . import errors, rules, selectors
@@ -175,6 +176,31 @@ def quote_create(
             for position, line in enumerate(lines)
         )
     return selectors.quote_get(quote_id=quote.id)
+
+
+def quote_for_booking_if_priced(
+    *,
+    vehicle_class: str,
+    pickup_location: str,
+    pickup_at: datetime,
+    return_at: datetime,
+    return_location: str | None = None,
+) -> Quote | None:
+    """A booking by class made without a quote is priced as a quote would price it at that moment (the quote is
+    kept with the booking, as one the customer asked for would be); None when nothing prices it (no plan for the
+    class and branch, plans in two currencies, …): the booking is made unpriced, as before prices existed. In the
+    booking's transaction: a refusal rolls back only its savepoint."""
+    try:
+        with transaction.atomic():
+            return quote_create(
+                vehicle_class=vehicle_class,
+                pickup_location=pickup_location,
+                return_location=return_location,
+                pickup_at=pickup_at,
+                return_at=return_at,
+            )
+    except DomainError:
+        return None
 
 
 def _price_from_ledger(rental_id: UUID) -> int:

@@ -86,12 +86,15 @@ def outbox_enqueue_release(*, reservation_id: UUID, unless_picked_up: bool = Fal
     return message
 
 
-def outbox_enqueue_payment(*, payload: dict[str, Any]) -> OutboxMessage:
+def outbox_enqueue_payment(*, payload: dict[str, Any], due_in: float = 0) -> OutboxMessage:
     """Queue a call to the payment provider, inside the caller's transaction; its row id is the call's idempotency
-    key, so a retried delivery never charges twice."""
+    key, so a retried delivery never charges twice. `due_in`: seconds before it is due (a standby void)."""
     if not connection.in_atomic_block:
         raise RuntimeError("an outbox message is written in the transaction of the change that needs it")
-    message = OutboxMessage.objects.create(kind=OutboxKind.PAYMENT, payload=payload)
+    message = OutboxMessage(kind=OutboxKind.PAYMENT, payload=payload)
+    if due_in:
+        message.next_attempt_at = Now() + timedelta(seconds=due_in)
+    message.save(force_insert=True)
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return message
@@ -136,10 +139,14 @@ def outbox_claim(*, message_id: int, lease: timedelta) -> Claim | None:
     return Claim(row.id, row.kind, row.reservation_id, row.attempts, row.created_at, lease_until, row.payload or {})
 
 
-def outbox_deliver_claimed_now(*, message_id: int, client: InventoryClient | None = None) -> Delivery | str:
+def outbox_deliver_claimed_now(
+    *, message_id: int, client: InventoryClient | None = None, lease_seconds: float | None = None
+) -> Delivery | str:
     """Claim the row a request just queued and deliver it once with `client` (a short timeout); "taken" when a
-    relay has it already. What is not delivered stays the relay's, as every row is."""
-    claim = outbox_claim(message_id=message_id, lease=timedelta(seconds=settings.BOOKING_RELEASE_NOW_LEASE_SECONDS))
+    relay has it already. What is not delivered stays the relay's, as every row is. `lease_seconds`: longer than
+    the call can take (a payment call's timeout), so no relay takes the row while it is in flight."""
+    lease = lease_seconds if lease_seconds is not None else settings.BOOKING_RELEASE_NOW_LEASE_SECONDS
+    claim = outbox_claim(message_id=message_id, lease=timedelta(seconds=lease))
     if claim is None:
         return "taken"
     return outbox_deliver(claim=claim, client=client)
@@ -184,7 +191,7 @@ def _deliver_payment(claim: Claim) -> Delivery:
     from payments.services import payment_deliver
 
     try:
-        outcome, note = payment_deliver(message_id=claim.message_id, payload=claim.payload)
+        outcome, note = payment_deliver(message_id=claim.message_id, payload=claim.payload, held=_held(claim))
     except Exception as exc:  # a bug, the database: keep the message, try again later
         log.exception("outbox message %s: payment delivery crashed", claim.message_id)
         return _retry(claim, f"{exc.__class__.__name__}: {exc}")
@@ -275,10 +282,13 @@ def _dead(claim: Claim, error: str) -> Delivery:
 
 
 def outbox_retry_now(*, message_ids: list[int]) -> int:
-    """Make undelivered messages (pending or dead) due now; the admin's "retry now"."""
+    """Make undelivered messages (pending or dead) due now; the admin's "retry now". A dead payment call is not
+    retried: the provider refused it for good, and what it asked for was given back to the payment (a refund's
+    amount may have been refunded since by another call) — a person makes a new one through the API."""
     return (
         OutboxMessage.objects.filter(id__in=message_ids)
         .exclude(status=OutboxStatus.DELIVERED)
+        .exclude(kind=OutboxKind.PAYMENT, status=OutboxStatus.DEAD)
         .update(status=OutboxStatus.PENDING, next_attempt_at=Now())
     )
 

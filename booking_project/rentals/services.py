@@ -301,6 +301,16 @@ def _rental_open_checked(
                 return_at=window.return_at,
             )
             booked.update(quote=quote, currency=quote.currency)  # its price: the ledger, once reserved
+        elif window.vehicle_class is not None:  # priced as a quote would price it now, when a plan does
+            quote = pricing_services.quote_for_booking_if_priced(
+                vehicle_class=window.vehicle_class,
+                pickup_location=window.pickup_location,
+                return_location=window.return_location,
+                pickup_at=window.pickup_at,
+                return_at=window.return_at,
+            )
+            if quote is not None:
+                booked.update(quote=quote, currency=quote.currency)
     return Rental.objects.create(
         id=rental_id,
         car_id=car_id,

@@ -154,6 +154,16 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
         {"kind": "adjustment", "description": "Matrix", "amount": 100, "currency": "EUR"},
         (401, 201, 401, 403, 201),
     ),
+    # booking: payments are staff's; a webhook answers to its signature only (no token is read there)
+    ("booking", "GET", f"/api/v1/rentals/{N}/payments/", None, (401, 200, 401, 403, 200)),
+    (
+        "booking",
+        "POST",
+        f"/api/v1/rentals/{N}/payments/",
+        {"purpose": "deposit", "amount": 5000, "currency": "EUR", "payment_method": "tok_visa"},
+        (401, 201, 401, 403, 201),
+    ),
+    ("booking", "POST", "/api/v1/payments/webhooks/fake/", {}, (400, 400, 400, 400, 400)),
     # booking: prices — anyone reads plans and extras and asks for quotes, staff write plans and extras
     ("booking", "GET", "/api/v1/rate-plans/", None, (200, 200, 401, 200, 200)),
     ("booking", "POST", "/api/v1/rate-plans/", PLAN, (401, 201, 401, 403, 201)),
@@ -173,6 +183,7 @@ MATRIX: list[tuple[str, str, str, object, tuple[int, int, int, int, int]]] = [
     ("booking", "GET", "/schema", None, (200, 200, 401, 200, 200)),  # a wrong token is refused even here
     ("booking", "GET", "/admin/", None, (302, 200, 302, 302, 200)),
     ("booking", "GET", "/admin/rentals/rental/", None, (302, 403, 302, 302, 200)),
+    ("booking", "GET", "/admin/payments/payment/", None, (302, 403, 302, 302, 200)),
 ]
 
 # Run in each service's `manage.py shell`: the three people of the matrix, with a password and a token each.

@@ -300,6 +300,8 @@ BOOKING_PAYMENT_PROVIDER = env("BOOKING_PAYMENT_PROVIDER", "fake")
 # The webhook endpoint's signing secret (Stripe: whsec_…; the fake signs its webhooks with it the same way).
 BOOKING_PAYMENT_WEBHOOK_SECRET = env("BOOKING_PAYMENT_WEBHOOK_SECRET", "whsec_drivenow_local_only")
 BOOKING_PAYMENT_TIMEOUT = _env_float("BOOKING_PAYMENT_TIMEOUT", 10.0)  # seconds for one call to the provider
+# An authorisation whose answer nobody recorded this long after it was asked (a worker killed mid-call) is voided.
+BOOKING_PAYMENT_VOID_AFTER_SECONDS = _env_float("BOOKING_PAYMENT_VOID_AFTER_SECONDS", 600.0)
 BOOKING_STRIPE_SECRET_KEY = env("BOOKING_STRIPE_SECRET_KEY", "")
 BOOKING_STRIPE_API_BASE = env("BOOKING_STRIPE_API_BASE", "https://api.stripe.com")
 # The fake provider answers every call as if it were down (a fault drill: returns still complete, captures wait).

@@ -135,7 +135,9 @@ def _call(call: Callable[[], T]) -> T:
         raise ProviderDeclined(exc.user_message or "The card was declined.", code=_code(exc)) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.AuthenticationError) as exc:
         raise ProviderUnavailable(f"Stripe: {exc.__class__.__name__}: {exc.user_message or exc}") from exc
-    except (stripe.InvalidRequestError, stripe.IdempotencyError, stripe.PermissionError) as exc:
+    except stripe.IdempotencyError as exc:  # the same key in flight elsewhere (a 409): its answer comes on a retry
+        raise ProviderUnavailable(f"Stripe: the same call is in flight: {exc.user_message or exc}") from exc
+    except (stripe.InvalidRequestError, stripe.PermissionError) as exc:
         raise ProviderRefused(f"Stripe refused: {exc.user_message or exc}", code=_code(exc)) from exc
     except stripe.StripeError as exc:  # APIError and the rest: a 5xx or an answer we cannot read
         if exc.http_status is not None and 400 <= exc.http_status < 500:

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.test import Client, override_settings
+from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from drivenow_contracts.testing import assert_problem
@@ -393,14 +394,59 @@ def test_money_metrics_count_captures_and_refunds_by_currency(staff, customer):
     assert 'booking_payment_provider_seconds_count{operation="refund",provider="fake"}' in text
 
 
-@override_settings(BOOKING_PAYMENT_PROVIDER="fake")
 def test_the_admin_lists_payments_with_their_events_and_changes_none(staff_user, customer, staff):
+    from django.contrib.auth.models import User
+
     rental = priced_rental(customer)
     deposit = pay(staff, rental, purpose="deposit").json()
     browser = Client()
-    browser.force_login(staff_user)
+    browser.force_login(staff_user)  # staff without the payments' view permission
+    assert browser.get("/admin/payments/payment/").status_code == 403
+    browser.force_login(User.objects.create_superuser("money-admin", password="pw-money-admin-1"))
     listed = browser.get("/admin/payments/payment/")
     assert listed.status_code == 200 and "12000" in listed.content.decode()
     page = browser.get(f"/admin/payments/payment/{deposit['id']}/change/")
     assert page.status_code == 200 and "authorize" in page.content.decode()
     assert browser.post(f"/admin/payments/payment/{deposit['id']}/delete/").status_code == 403
+    assert browser.get("/admin/payments/payment/add/").status_code == 403
+
+
+def test_an_authorisation_whose_request_died_mid_call_is_voided_and_stops_being_live(staff, customer, monkeypatch):
+    rental = priced_rental(customer)
+    made = FakeProvider.authorize
+
+    def dies_after_the_provider_answered(self, **kwargs):
+        made(self, **kwargs)
+        raise SystemExit("the worker was killed")  # nothing of booking's code records the answer
+
+    monkeypatch.setattr(FakeProvider, "authorize", dies_after_the_provider_answered)
+    with pytest.raises(SystemExit):
+        services.payment_create(rental_id=rental.id, purpose="deposit")
+    monkeypatch.undo()
+    stuck = Payment.objects.get(rental=rental)
+    assert stuck.status == PaymentStatus.AUTHORIZING
+    assert_problem(pay(staff, rental, purpose="deposit"), 409, "payment_state")  # still live
+    relay_once()  # the standby void comes due (relay_once makes every payment call due at once)
+    stuck.refresh_from_db()
+    assert stuck.status == PaymentStatus.FAILED
+    assert FakeIntent.objects.get(idempotency_key=f"drivenow-payment-{stuck.id}").status == "canceled"
+    assert pay(staff, rental, purpose="deposit").status_code == 201
+
+
+def test_money_that_arrives_after_the_ledger_was_settled_is_settled_again(staff, customer):
+    rental = priced_rental(customer, price=10_000, status=RentalStatus.ACTIVE)
+    deposit = pay(staff, rental, purpose="deposit").json()  # 12 000 held
+    # A charge of the whole price in flight at the provider while the car comes back.
+    charge = Payment.objects.create(rental=rental, purpose="charge", provider="fake", currency="EUR", amount=10_000)
+    answer = FakeProvider().authorize(
+        amount=10_000, currency="EUR", method="", capture=True, idempotency_key=f"x-{charge.id}", metadata={}
+    )
+    Rental.objects.filter(id=rental.id).update(status=RentalStatus.COMPLETED, ended_at=timezone.now())
+    with transaction.atomic():
+        services.payments_settle(rental_id=rental.id)  # the return: the deposit pays the 10 000
+    relay_once()
+    services._sync(charge.id, answer, source="call", kind="authorize")  # the charge's answer, late
+    relay_once()
+    assert Payment.objects.get(id=deposit["id"]).captured == 10_000
+    charge.refresh_from_db()
+    assert (charge.captured, charge.refunded) == (10_000, 10_000)  # paid twice: the second is given back

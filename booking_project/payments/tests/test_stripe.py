@@ -121,7 +121,7 @@ def test_stripe_down_at_a_capture_is_retried_with_the_same_key_and_captures_once
     payment = Payment.objects.get(id=deposit["id"])
     assert (payment.status, payment.captured) == (PaymentStatus.CAPTURED, 10_000)
     tries = [call for call in stripe_api.calls if call.request.url.startswith(capture)]
-    message = OutboxMessage.objects.get(kind="payment")
+    message = OutboxMessage.objects.get(kind="payment", payload__op="capture")
     assert [call.request.headers["Idempotency-Key"] for call in tries] == [f"drivenow-outbox-{message.id}"] * 2
     assert sent(tries[0])["amount_to_capture"] == "10000"
 

@@ -211,9 +211,10 @@ def test_a_booking_at_a_quote_keeps_its_price_and_a_stale_or_other_quote_is_422_
     Quote.objects.filter(id=quote["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert_problem(book(staff, fleet, customer, start, end, quote_id=quote["id"]), 422, "quote_expired")
     assert Rental.objects.count() == before  # refused before a rental was opened or a car asked for
-    # Without a quote a booking carries no price yet (the charges ledger is still to come).
+    # Without a quote the booking is priced as a quote would price it now, with a quote of its own.
     plain = book(staff, fleet, customer, start, end)
-    assert plain.status_code == 201 and plain.json()["price"] is None and plain.json()["quote_id"] is None
+    assert plain.status_code == 201 and plain.json()["price"] == 12_000
+    assert plain.json()["quote_id"] not in (None, quote["id"])
 
 
 def test_pick_up_with_readings_then_a_late_one_way_return_with_readings(staff, fleet, customer, inventory):
@@ -591,3 +592,17 @@ def test_a_pick_up_of_a_hold_released_behind_bookings_back_is_a_409_not_a_crash(
     assert_problem(refused, 409, "reservation_conflict")
     rental = Rental.objects.get(id=booked["id"])
     assert rental.status == RentalStatus.RESERVED and rental.pickup_claimed_at is None  # the claim is let go
+
+
+def test_a_booking_by_class_without_a_quote_is_priced_as_a_quote_would_be_and_unpriced_without_a_plan(
+    staff, fleet, customer, inventory
+):
+    start = soon(60 * 24).replace(second=0, microsecond=0)
+    unpriced = book(staff, fleet, customer, start, start + timedelta(days=1))
+    assert unpriced.status_code == 201 and unpriced.json()["price"] is None  # no plan prices the class yet
+    _priced(fleet)
+    later = start + timedelta(days=2)
+    priced = book(staff, fleet, customer, later, later + timedelta(days=1, hours=2))
+    assert priced.status_code == 201, priced.content
+    assert (priced.json()["price"], priced.json()["currency"]) == (8_000, "EUR")  # a day and two hours
+    assert _ledger(staff, priced.json()["id"]) == [("rental", 1, 6_000), ("rental", 2, 2_000)]
