@@ -138,6 +138,9 @@ def test_customers_and_rentals_go_to_booking(stack, staff):
     for path in ("/api/v1/customers/", "/api/v1/rentals/", "/api/v1/rate-plans/", "/api/v1/extras/"):
         response = staff.get(stack.gateway.url + path, timeout=5)
         assert response.status_code == 200, response.text
+    # A provider's webhook reaches booking, which checks its signature (none here: 400 bad_signature).
+    unsigned = requests.post(f"{stack.gateway.url}/api/v1/payments/webhooks/fake/", json={}, timeout=5)
+    assert (unsigned.status_code, unsigned.json()["code"]) == (400, "bad_signature")
     unauthenticated = requests.get(f"{stack.gateway.url}/api/v1/rentals/", timeout=5)
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["Content-Type"].startswith("application/problem+json")  # booking's own

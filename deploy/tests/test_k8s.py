@@ -206,7 +206,7 @@ def test_the_ingress_routes_like_the_gateway_and_hides_reservations():
     assert routes[(api, "/api/v1/cars")] == "inventory"
     assert routes[(api, "/api/v1/customers")] == "booking"
     assert routes[(api, "/api/v1/rentals")] == "booking"
-    for prices in ("/api/v1/rate-plans", "/api/v1/extras", "/api/v1/quotes"):
+    for prices in ("/api/v1/rate-plans", "/api/v1/extras", "/api/v1/quotes", "/api/v1/payments"):
         assert routes[(api, prices)] == "booking"
     assert not any("reservations" in path for _, path in routes)
     assert not any(path in ("/", "/api", "/api/v1") for _, path in routes), "a catch-all would expose reservations"
