@@ -9,25 +9,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .models import Payment, PaymentEvent
+from .serializers import PaymentOutput
 
+# What the API shows of a payment (its rental as a link), and who made it with which key.
 PAYMENT_FIELDS = [
-    "id",
-    "rental",
-    "purpose",
-    "provider",
-    "ref",
-    "status",
-    "currency",
-    "amount",
-    "captured",
-    "refunded",
-    "refund_requested",
-    "closing",
-    "decline_code",
+    *("rental" if name == "rental_id" else name for name in PaymentOutput.Meta.fields if name != "events"),
     "idempotency_key",
     "created_by",
-    "created_at",
-    "updated_at",
 ]
 
 

@@ -102,6 +102,8 @@ def k8s_env(deployment: str) -> dict[str, str]:
         env.update(configmaps[source["configMapRef"]["name"]])
     for item in container.get("env", []):
         ref = item["valueFrom"]["secretKeyRef"] if "valueFrom" in item else None
+        if ref and ref.get("optional") and ref["key"] not in secret_values[ref["name"]]:
+            continue  # an optional key the Secret leaves out: Kubernetes sets no variable
         env[item["name"]] = secret_values[ref["name"]][ref["key"]] if ref else item["value"]
     return env
 

@@ -107,6 +107,8 @@ def test_pdf_errors_are_problems_and_the_page_is_still_html(staff, anon, invoice
     pdf = {"HTTP_ACCEPT": "application/pdf"}
     assert_problem(anon.get(f"/api/v1/rentals/{invoiced.id}/invoice/", **pdf), 401, "not_authenticated")
     assert_problem(staff.get(f"/api/v1/rentals/{uuid.uuid4()}/invoice/", **pdf), 404, "rental_not_found")
+    by_format = staff.get(f"/api/v1/rentals/{invoiced.id}/invoice/?format=pdf")  # as a browser link can ask
+    assert by_format.status_code == 200 and by_format.content.startswith(b"%PDF-")
     page = staff.get(f"/api/v1/rentals/{invoiced.id}/invoice/")
     assert page["Content-Type"].startswith("text/html") and '<td class="num" id="due">50.50 GBP</td>' in (
         page.content.decode()
