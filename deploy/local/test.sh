@@ -119,7 +119,7 @@ run "lint" . lint
 run_covered "inventory" inventory_project fleet config drivenow_contracts.server -- "$@"
 # The contract itself; its server half is measured where it runs (the services' suites), the test helpers nowhere.
 run_covered "contracts" contracts drivenow_contracts.client drivenow_contracts.dto drivenow_contracts.errors -- "$@"
-run_covered "booking" booking_project rentals customers config drivenow_contracts.server -- "$@"
+run_covered "booking" booking_project rentals customers pricing payments config drivenow_contracts.server -- "$@"
 run "deploy" deploy/tests pytest "$@"
 # Known vulnerabilities in the pinned requirements; says NOT AUDITED (and passes) when no advisory source answers.
 run "pip-audit" . python deploy/local/audit_requirements.py
