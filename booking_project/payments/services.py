@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -68,12 +68,17 @@ def deposit_amount(rental: Rental) -> int | None:
 def balance_due(rental: Rental) -> int:
     """What the rental's ledger says is still to be taken: its price less what was captured (and not refunded)
     and what an authorised deposit's queued capture will take."""
+    return (rental.price or 0) - _paid(Payment.objects.filter(rental_id=rental.id))
+
+
+def _paid(payments: Iterable[Payment]) -> int:
+    """What the payments have taken and keep: captured less refunds asked for, plus queued captures."""
     paid = 0
-    for payment in Payment.objects.filter(rental_id=rental.id):
+    for payment in payments:
         paid += payment.captured - payment.refund_requested
         if payment.closing == "capture":
             paid += _queued_capture(payment)
-    return (rental.price or 0) - paid
+    return paid
 
 
 def _queued_capture(payment: Payment) -> int:
@@ -347,11 +352,7 @@ def payments_settle(*, rental_id: UUID) -> list[int]:
     if not payments:
         return []
     queued: list[int] = []
-    due = rental.price or 0
-    for payment in payments:
-        due -= payment.captured - payment.refund_requested
-        if payment.closing == "capture":
-            due -= _queued_capture(payment)
+    due = (rental.price or 0) - _paid(payments)
     for payment in payments:
         if payment.closing or payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.REQUIRES_ACTION):
             continue

@@ -13,7 +13,6 @@ import stripe
 from django.conf import settings
 
 from .base import (
-    BadSignature,
     Intent,
     IntentStatus,
     ProviderDeclined,
@@ -21,7 +20,7 @@ from .base import (
     ProviderUnavailable,
     WebhookEvent,
 )
-from .fake import event_from_stripe_shape
+from .webhooks import signed_event
 
 SIGNATURE_HEADER = "Stripe-Signature"
 T = TypeVar("T")
@@ -94,13 +93,7 @@ class StripeProvider:
         return self._intent(_call(lambda: self.client.v1.payment_intents.retrieve(ref, params=params)))  # type: ignore[arg-type]
 
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-        try:
-            stripe.WebhookSignature.verify_header(
-                body.decode("utf-8"), headers.get(SIGNATURE_HEADER, ""), settings.BOOKING_PAYMENT_WEBHOOK_SECRET, 300
-            )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-            raise BadSignature(f"The {SIGNATURE_HEADER} header does not verify.") from exc
-        return event_from_stripe_shape(body)
+        return signed_event(body, headers, header=SIGNATURE_HEADER)
 
     @staticmethod
     def _intent(resource: Any) -> Intent:
