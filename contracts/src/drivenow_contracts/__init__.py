@@ -16,6 +16,7 @@ from .errors import (
     ReservationConflict,
     ReservationNotFound,
 )
+from .roles import Role
 
 __all__ = [
     "Car",
@@ -37,4 +38,5 @@ __all__ = [
     "ReservationNotFound",
     "ReservationPage",
     "ReservationState",
+    "Role",
 ]

@@ -7,6 +7,8 @@ says, so the services cannot drift from it or from each other.
 - `request_id`: the `X-Request-ID` header on every answer and log line.
 - `health`: `/health/live` and `/health/ready`.
 - `auth`: the `Authorization: Token …` scheme the typed client speaks.
+- `identity`, `bearer`, `roles`: DJANGO_AUTH_METHODS (token, session, jwt, oidc), the Bearer verifiers and the
+  user a verified token becomes, the roles as groups (for a data migration).
 - `openapi`: the OpenAPI conventions (every standard answer documented, problem+json media type).
 - `admin`: the same field rules in the Django admin.
 - `gunicorn_worker`: problem+json for what gunicorn refuses before Django sees it.
