@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from config.env import env, env_bool, env_int, env_list, env_rate
-from drivenow_contracts.server import conventions
+from drivenow_contracts import Role
+from drivenow_contracts.server import conventions, identity
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
+    # Refresh tokens revoked at logout and after each refresh (DJANGO_AUTH_METHODS=jwt).
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -170,12 +173,19 @@ THROTTLE_RATES = {
     "user": env_rate("DJANGO_THROTTLE_USER", "600/min"),
 }
 
+# Who may call, by configuration (DJANGO_AUTH_METHODS: token, session, jwt, oidc — see
+# drivenow_contracts.server.identity).
+# Booking issues the JWTs (/api/v1/auth/token/) and knows their users; its staff are front desk and admins.
+IDENTITY = identity.from_env(os.environ, issues_tokens=True, database_users=True)
+DRIVENOW_AUTH_METHODS = IDENTITY.methods
+DRIVENOW_JWT_DATABASE_USERS = IDENTITY.database_users
+DRIVENOW_STAFF_ROLES = (Role.ADMIN, Role.FRONT_DESK)
+SIMPLE_JWT = IDENTITY.simple_jwt
+DRIVENOW_OIDC = IDENTITY.oidc
+
 REST_FRAMEWORK = {
     **conventions.REST_FRAMEWORK,
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "drivenow_contracts.server.auth.CachedTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": IDENTITY.authentication_classes,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
         "config.security.AnonRateThrottle",

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from config.env import env, env_bool, env_int, env_list, env_rate
-from drivenow_contracts.server import conventions
+from drivenow_contracts import Role
+from drivenow_contracts.server import conventions, identity
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -173,12 +174,19 @@ THROTTLE_RATES = {
 }
 DRIVENOW_SERVICE_PERMISSIONS: list[str] = []
 
+# Who may call, by configuration (DJANGO_AUTH_METHODS: token, session, jwt, oidc — see
+# drivenow_contracts.server.identity).
+# Inventory only verifies JWTs (public key) and trusts their roles; its staff are fleet staff and admins.
+IDENTITY = identity.from_env(os.environ, issues_tokens=False, database_users=False)
+DRIVENOW_AUTH_METHODS = IDENTITY.methods
+DRIVENOW_JWT_DATABASE_USERS = IDENTITY.database_users
+DRIVENOW_STAFF_ROLES = (Role.ADMIN, Role.FLEET_STAFF)
+SIMPLE_JWT = IDENTITY.simple_jwt
+DRIVENOW_OIDC = IDENTITY.oidc
+
 REST_FRAMEWORK = {
     **conventions.REST_FRAMEWORK,
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "drivenow_contracts.server.auth.CachedTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": IDENTITY.authentication_classes,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
         "config.security.AnonRateThrottle",
