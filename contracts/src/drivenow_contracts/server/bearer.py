@@ -93,9 +93,11 @@ class ClaimsUser(TokenUser):
 
 
 class _DriveNowJWT(JWTAuthentication):
-    def get_validated_token(self, raw_token: bytes) -> Any:
+    """simplejwt's check, its many refusals (bad token, unknown or inactive user, changed password) one 401."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         try:
-            return super().get_validated_token(raw_token)
+            return super().authenticate(request)
         except (TokenError, exceptions.AuthenticationFailed) as exc:
             raise exceptions.AuthenticationFailed(INVALID) from exc
 
@@ -103,21 +105,9 @@ class _DriveNowJWT(JWTAuthentication):
 class DatabaseUserJWT(_DriveNowJWT):
     """DriveNow's JWT naming a user of this service's database (booking): inactive or unknown users are refused."""
 
-    def get_user(self, validated_token: Any) -> Any:
-        try:
-            return super().get_user(validated_token)
-        except (TokenError, exceptions.AuthenticationFailed) as exc:
-            raise exceptions.AuthenticationFailed(INVALID) from exc
-
 
 class ClaimsUserJWT(_DriveNowJWT, JWTStatelessUserAuthentication):
     """DriveNow's JWT in a service that has not got its users (inventory): the claims are the user."""
-
-    def get_user(self, validated_token: Any) -> Any:
-        try:
-            return JWTStatelessUserAuthentication.get_user(self, validated_token)
-        except (TokenError, exceptions.AuthenticationFailed) as exc:
-            raise exceptions.AuthenticationFailed(INVALID) from exc
 
 
 class OIDCVerifier:
